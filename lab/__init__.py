@@ -1,0 +1,48 @@
+"""lab: a plugin-based benchmarking and fuzzing laboratory for low-level systems.
+
+Plugin authors import the hook marker and the declaration types from here::
+
+    import lab
+
+    @lab.hookimpl
+    def lab_register_systems():
+        return [lab.System(name="mysys", shape="lib", ...)]
+"""
+
+import pluggy
+
+hookimpl = pluggy.HookimplMarker("lab")
+hookspec = pluggy.HookspecMarker("lab")
+
+__version__ = "0.1.0"
+
+from lab.model import (  # noqa: E402  (the markers above must exist before plugins import lab)
+    SHAPES,
+    CffiLib,
+    Impl,
+    LoadContext,
+    Metric,
+    System,
+    TimedMetric,
+    Workload,
+    throughput,
+)
+from lab.requirements import AptPackage, Command, PythonModule, SharedLibrary  # noqa: E402
+
+__all__ = [
+    "SHAPES",
+    "AptPackage",
+    "CffiLib",
+    "Command",
+    "Impl",
+    "LoadContext",
+    "Metric",
+    "PythonModule",
+    "SharedLibrary",
+    "System",
+    "TimedMetric",
+    "Workload",
+    "hookimpl",
+    "hookspec",
+    "throughput",
+]

@@ -1,0 +1,145 @@
+"""The measuring process: ``python -m lab.bench.child SPEC.json EVENTS.jsonl``.
+
+It loads the system's implementations, then runs the planned items as one generated pytest
+session whose single test is parametrized by item, timed by the ``benchmark`` fixture of
+pytest-benchmark (calibration, warm-up, rounds). After each item it appends one JSON line to
+the events file (``start``, then ``done`` with the per-round samples, or ``error``), flushed,
+so the parent sees progress live and keeps every finished item if this process dies.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import traceback
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+TEST_MODULE = '''\
+import pytest
+from lab.bench import child
+
+@pytest.mark.parametrize("index", child.STATE.indices, ids=child.STATE.ids)
+def test_lab_item(benchmark, index):
+    child.run_item(benchmark, index)
+'''
+
+
+@dataclass
+class State:
+    spec: dict[str, Any]
+    events: Any
+    indices: list[int] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    objects: dict[str, Any] = field(default_factory=dict)
+    load_errors: dict[str, str] = field(default_factory=dict)
+    system: Any = None
+
+
+STATE: State
+
+
+def emit(event: dict[str, Any]) -> None:
+    STATE.events.write(json.dumps(event) + "\n")
+    STATE.events.flush()
+
+
+def one_line(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}{where}"
+
+
+def impl_object(name: str) -> Any:
+    """The loaded implementation, loading it on first use; raises with the load error."""
+    from lab import build
+    from lab.model import LoadContext
+
+    if name in STATE.load_errors:
+        raise RuntimeError(f"implementation {name!r} failed to load: {STATE.load_errors[name]}")
+    if name not in STATE.objects:
+        system = STATE.system
+        flavor = STATE.spec["flavor"]
+        ctx = LoadContext(system, flavor, lambda recipe: build.load(system, recipe, flavor))
+        try:
+            STATE.objects[name] = system.impl(name).load(ctx)
+        except Exception as exc:
+            STATE.load_errors[name] = one_line(exc)
+            raise
+    return STATE.objects[name]
+
+
+@lru_cache(maxsize=4)
+def prepared(workload: str, params_json: str) -> Any:
+    """The workload's input for one parameter set (kept for the next few items)."""
+    return STATE.system.workload(workload).prepare(json.loads(params_json))
+
+
+def run_item(benchmark: Any, index: int) -> None:
+    """Time one planned item and report it; failures become ``error`` events, not test errors."""
+    item = STATE.spec["items"][str(index)]
+    emit({"event": "start", "index": index})
+    try:
+        workload = STATE.system.workload(item["workload"])
+        params = item["params"]
+        obj = impl_object(item["impl"])
+        state = prepared(item["workload"], json.dumps(params, sort_keys=True))
+        samples: dict[str, list[float]] = {}
+        seconds: list[float] = []
+        if workload.timed is not None:
+            call = workload.timed(obj, state, params)
+            benchmark(call)
+            seconds = list(benchmark.stats.stats.data)
+            for tm in workload.metrics:
+                samples[tm.metric.name] = [tm.convert(s, params) for s in seconds]
+        measured = {}
+        if item["measure"] and workload.measure is not None:
+            measured = {k: float(v) for k, v in workload.measure(obj, state, params).items()}
+        emit({"event": "done", "index": index, "samples": samples, "seconds": seconds,
+              "measured": measured})
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which records it
+        emit({"event": "error", "index": index, "error": one_line(exc)})
+
+
+def pytest_args(test_file: Path, options: dict[str, Any]) -> list[str]:
+    return [
+        str(test_file), "-q", "-p", "no:cacheprovider", "-c", str(test_file.parent / "pytest.ini"),
+        "--rootdir", str(test_file.parent), "--benchmark-quiet",
+        f"--benchmark-min-rounds={options['min_rounds']}",
+        f"--benchmark-max-time={options['max_time']}",
+        f"--benchmark-min-time={options['min_time']}",
+        "--benchmark-warmup=on", f"--benchmark-warmup-iterations={options['warmup_iterations']}",
+        "--benchmark-disable-gc", "--benchmark-sort=name",
+    ]
+
+
+def main(argv: list[str]) -> int:
+    global STATE
+    import pytest
+
+    from lab.host import get_host
+
+    spec = json.loads(Path(argv[0]).read_text())
+    with open(argv[1], "a") as events:
+        STATE = State(spec, events)
+        STATE.system = get_host().systems()[spec["system"]]
+        STATE.indices = [int(i) for i in spec["order"]]
+        STATE.ids = [f"{i}-{spec['items'][str(i)]['impl']}" for i in STATE.indices]
+        with tempfile.TemporaryDirectory(prefix="lab-bench-") as tmp:
+            test_file = Path(tmp) / "test_lab_generated.py"
+            test_file.write_text(TEST_MODULE)
+            (Path(tmp) / "pytest.ini").write_text("[pytest]\n")
+            code = pytest.main(pytest_args(test_file, spec["options"]))
+    if code in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        return 0
+    return int(code)
+
+
+if __name__ == "__main__":
+    # Run through the package module, not __main__, so the generated test sees STATE.
+    from lab.bench import child as _child
+
+    sys.exit(_child.main(sys.argv[1:]))

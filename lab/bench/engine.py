@@ -1,0 +1,306 @@
+"""Runs a bench: record the run, build native cores, measure in a child process, summarize.
+
+The child (``lab.bench.child``) streams events; this process stores each item's samples as
+they arrive. A child that crashes or stops answering for ``item_timeout`` seconds costs only
+the item it was measuring: that item is recorded as failed and a new child takes the rest.
+Ctrl-C stops the child, marks the run ``interrupted`` and keeps everything measured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lab import build, paths
+from lab.bench.plan import Item, Plan, make_plan
+from lab.bench.summary import summarize
+from lab.errors import BuildError, LabError
+from lab.fingerprint import fingerprint
+from lab.gitinfo import commit_and_dirty
+from lab.host import get_host
+from lab.model import System
+from lab.store import open_store
+from lab.store.base import RunRecord, Sample, Store
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {"reps": 3, "min_rounds": 3, "max_time": 0.03, "min_time": 0.0005},
+    "default": {"reps": 3, "min_rounds": 5, "max_time": 0.15, "min_time": 0.001},
+    "full": {"reps": 5, "min_rounds": 5, "max_time": 0.3, "min_time": 0.002},
+}
+
+
+@dataclass
+class BenchOptions:
+    """How hard to measure. ``mode`` picks parameter subsets and the timing preset."""
+
+    mode: str = "default"
+    impls: list[str] = field(default_factory=list)
+    workloads: list[str] = field(default_factory=list)
+    params: list[str] = field(default_factory=list)
+    flavor: str = "release"
+    reps: int | None = None
+    seed: int = 0
+    item_timeout: float = 600.0
+    report: bool = True
+
+    def timing(self) -> dict[str, Any]:
+        preset = dict(PRESETS[self.mode])
+        if self.reps is not None:
+            preset["reps"] = self.reps
+        preset["warmup_iterations"] = 1
+        return preset
+
+
+@dataclass
+class RunSummary:
+    """What a finished (or interrupted) run produced."""
+
+    run: RunRecord
+    system: System
+    results: list[dict]
+    comparisons: list[dict]
+    report: Path | None = None
+
+
+class Interrupted(Exception):
+    """Ctrl-C reached the bench; what was measured is kept."""
+
+
+@dataclass
+class Progress:
+    """Callbacks for a progress display; all optional."""
+
+    start: Callable[[int], None] = lambda total: None
+    item: Callable[[Item], None] = lambda item: None
+    advance: Callable[[], None] = lambda: None
+
+
+class Runner:
+    """Drives child processes over the planned items and records what they report."""
+
+    def __init__(self, system: System, plan: Plan, options: BenchOptions, store: Store,
+                 run_id: int, progress: Progress) -> None:
+        self.system, self.plan, self.options = system, plan, options
+        self.store, self.run_id, self.progress = store, run_id, progress
+        self.notes: list[dict[str, Any]] = []
+        self.finished: set[int] = set()
+        self.workdir = paths.cache_dir() / "runs" / str(run_id)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log = self.workdir / "child.log"
+
+    def fail(self, item: Item, note: str) -> None:
+        self.notes.append({"impl": item.impl, "workload": item.workload, "params": item.params,
+                           "status": "failed", "note": note})
+        self.finished.add(item.index)
+        self.progress.advance()
+
+    def run(self) -> None:
+        """Measure every planned item; raises :class:`Interrupted` on Ctrl-C."""
+        self.progress.start(len(self.plan.items))
+        pending = list(self.plan.items)
+        while pending:
+            self._child(pending)
+            pending = [i for i in pending if i.index not in self.finished]
+
+    def _spec(self, pending: list[Item]) -> Path:
+        spec = {
+            "system": self.system.name, "flavor": self.options.flavor,
+            "options": self.options.timing(), "order": [i.index for i in pending],
+            "items": {str(i.index): asdict(i) for i in pending},
+        }
+        path = self.workdir / "spec.json"
+        path.write_text(json.dumps(spec))
+        return path
+
+    def _child(self, pending: list[Item]) -> None:
+        events = self.workdir / "events.jsonl"
+        events.write_text("")
+        by_index = {i.index: i for i in pending}
+        with open(self.log, "a") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "lab.bench.child", str(self._spec(pending)), str(events)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=dict(os.environ, **self._flavor_env()))
+            try:
+                current = self._follow(proc, events, by_index)
+            except KeyboardInterrupt:
+                self._stop(proc)
+                self._drain(events, by_index, 0)
+                raise Interrupted from None
+        if current is not None and current.index not in self.finished:
+            code = proc.returncode
+            why = (f"killed by signal {-code}" if code and code < 0 else f"exit status {code}")
+            if code is None:
+                why = f"no result after {self.options.item_timeout:.0f} s"
+            self.fail(current, f"failed: benchmark process {why} while measuring; log: {self.log}")
+        elif proc.returncode not in (0, None) and not any(i.index in self.finished for i in pending):
+            raise LabError(f"benchmark process exited with status {proc.returncode} before "
+                           f"measuring anything; log: {self.log}\n{self._log_tail()}")
+
+    def _flavor_env(self) -> dict[str, str]:
+        return build.flavors_runtime_env(self.options.flavor)
+
+    def _log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def _follow(self, proc: subprocess.Popen, events: Path, by_index: dict[int, Item]
+                ) -> Item | None:
+        """Read events until the child exits or stalls; return the item it was measuring."""
+        offset, current, last = 0, None, time.monotonic()
+        while True:
+            offset, started = self._drain(events, by_index, offset)
+            if started is not None:
+                current, last = started, time.monotonic()
+            if current is not None and current.index in self.finished:
+                current, last = None, time.monotonic()
+            if proc.poll() is not None:
+                offset, started = self._drain(events, by_index, offset)
+                return started or current
+            if time.monotonic() - last > self.options.item_timeout:
+                self._stop(proc)
+                proc.returncode = None
+                return current
+            time.sleep(0.02)
+
+    def _drain(self, events: Path, by_index: dict[int, Item], offset: int
+               ) -> tuple[int, Item | None]:
+        started = None
+        with open(events) as fh:
+            fh.seek(offset)
+            while True:
+                line = fh.readline()
+                if not line.endswith("\n"):
+                    break
+                offset = fh.tell()
+                started = self._handle(json.loads(line), by_index) or started
+        return offset, started
+
+    def _handle(self, event: dict[str, Any], by_index: dict[int, Item]) -> Item | None:
+        item = by_index[event["index"]]
+        if event["event"] == "start":
+            self.progress.item(item)
+            return item
+        if event["event"] == "error":
+            self.fail(item, f"failed: {event['error']}")
+            return None
+        self.store.add_samples(self.run_id, self._samples(item, event))
+        self.finished.add(item.index)
+        self.progress.advance()
+        return None
+
+    @staticmethod
+    def _samples(item: Item, event: dict[str, Any]) -> list[Sample]:
+        out = []
+        for metric, values in event["samples"].items():
+            out += [Sample(item.impl, item.workload, item.params, metric, item.rep, v, s)
+                    for v, s in zip(values, event["seconds"])]
+        out += [Sample(item.impl, item.workload, item.params, metric, item.rep, v)
+                for metric, v in event["measured"].items()]
+        return out
+
+    @staticmethod
+    def _stop(proc: subprocess.Popen) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _prebuild(system: System, plan: Plan, flavor: str) -> list[dict[str, Any]]:
+    """Build the recipes the chosen impls need; a failed build fails those impls only."""
+    notes = []
+    needed = {r for name in plan.impls for r in system.impl(name).recipes}
+    skipped = {s.impl for s in plan.skips if s.params is None}
+    for recipe in sorted(needed):
+        try:
+            build.build(system, recipe, flavor)
+        except BuildError as exc:
+            for name in plan.impls:
+                if recipe in system.impl(name).recipes and name not in skipped:
+                    notes += [{"impl": name, "workload": w, "params": None, "status": "failed",
+                               "note": f"failed: {exc}"} for w in plan.workloads]
+    return notes
+
+
+def _expand(notes: list[dict[str, Any]], plan: Plan) -> list[dict[str, Any]]:
+    """Notes with ``params`` None stand for every parameter set of their workload."""
+    out = []
+    for n in notes:
+        if n["params"] is None:
+            out += [dict(n, params=c) for c in plan.combos[n["workload"]]]
+        else:
+            out.append(n)
+    return out
+
+
+def fingerprint_for(system: System) -> tuple[dict[str, Any], str]:
+    extra: dict[str, Any] = {}
+    for part in get_host().hook.lab_fingerprint_extra(system=system):
+        extra.update(part or {})
+    return fingerprint(extra)
+
+
+def run_bench(system: System, options: BenchOptions, argv: list[str],
+              progress: Progress | None = None) -> RunSummary:
+    """Plan, record, measure, summarize and report one bench run of ``system``."""
+    timing = options.timing()
+    plan = make_plan(system, options.impls, options.workloads, options.mode, options.params,
+                     timing["reps"], options.seed)
+    build.flavor(options.flavor)
+    store = open_store()
+    fp, fp_hash = fingerprint_for(system)
+    commit, dirty = commit_and_dirty(paths.root())
+    run_id = store.begin_run(system=system.name, kind="bench", command=argv, fingerprint=fp,
+                             fingerprint_hash=fp_hash, git_commit=commit, git_dirty=dirty,
+                             options=dict(asdict(options), **timing))
+    host = get_host()
+    host.hook.lab_bench_start(run_id=run_id, system=system, options=asdict(options))
+    notes = [{"impl": s.impl, "workload": s.workload, "params": s.params, "status": "skipped",
+              "note": s.note} for s in plan.skips]
+    status, error = "ok", None
+    try:
+        build_notes = _prebuild(system, plan, options.flavor)
+        failed_impls = {n["impl"] for n in build_notes}
+        notes += build_notes
+        plan.items = [i for i in plan.items if i.impl not in failed_impls]
+        runner = Runner(system, plan, options, store, run_id, progress or Progress())
+        try:
+            runner.run()
+        finally:
+            notes += runner.notes
+    except (Interrupted, KeyboardInterrupt):
+        status = "interrupted"
+    except Exception as exc:
+        status, error = "failed", str(exc)
+        raise
+    finally:
+        results, comparisons = summarize(system, store.samples(run_id), _expand(notes, plan))
+        store.save_summary(run_id, results, comparisons)
+        store.finish_run(run_id, status, error)
+    summary = RunSummary(store.run(run_id), system, results, comparisons)
+    if options.report:
+        summary.report = write_reports(summary)
+    host.hook.lab_bench_finish(summary=summary)
+    store.close()
+    return summary
+
+
+def write_reports(summary: RunSummary) -> Path | None:
+    """Ask every reporter to write its report; return the first main file written."""
+    out_dir = paths.reports_dir() / summary.system.name / str(summary.run.id)
+    written = [p for p in get_host().hook.lab_report_write(summary=summary, out_dir=out_dir) if p]
+    return written[0] if written else None

@@ -1,0 +1,104 @@
+"""From raw samples to the figures a user reads: one result row per (impl, workload, params,
+metric) with median and 95% interval, and one comparison row per non-baseline result.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from lab import stats
+from lab.model import Metric, System
+from lab.store.base import Sample
+
+
+def params_key(params: dict[str, Any]) -> str:
+    """``a=1,b=x`` with names sorted: the stable display form of a parameter set."""
+    return ",".join(f"{k}={params[k]}" for k in sorted(params))
+
+
+def _seed(*parts: str) -> int:
+    return zlib.crc32("|".join(parts).encode())
+
+
+def _metrics(system: System, workload: str) -> dict[str, Metric]:
+    return {m.name: m for m in system.workload(workload).all_metrics()}
+
+
+def summarize(system: System, samples: list[Sample], notes: list[dict[str, Any]]
+              ) -> tuple[list[dict], list[dict]]:
+    """Result rows (ok ones from ``samples``, plus skipped/failed ``notes``) and comparisons.
+
+    ``notes`` are dicts with impl, workload, params, status and note; they become rows for
+    every metric of their workload unless the same row was measured.
+    """
+    groups: dict[tuple, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    params_of: dict[str, dict[str, Any]] = {}
+    for s in samples:
+        pk = json.dumps(s.params, sort_keys=True)
+        params_of[pk] = s.params
+        groups[(s.impl, s.workload, pk, s.metric)][s.rep].append(s.value)
+    results: list[dict] = []
+    summaries: dict[tuple, stats.Summary] = {}
+    flats: dict[tuple, np.ndarray] = {}
+    for key, by_rep in groups.items():
+        impl, workload, pk, metric = key
+        declared = _metrics(system, workload).get(metric)
+        if declared is None:  # a metric the plugin no longer declares: ignore, don't guess
+            continue
+        arrays = [np.asarray(v) for _, v in sorted(by_rep.items())]
+        summ = stats.summarize(arrays, seed=_seed(*key))
+        summaries[key] = summ
+        flats[key] = np.concatenate(arrays)
+        results.append(_row(impl, workload, params_of[pk], declared, "ok", None, summ))
+    measured = {(r["impl"], r["workload"], json.dumps(r["params"], sort_keys=True))
+                for r in results}
+    for note in notes:
+        pk = json.dumps(note["params"], sort_keys=True)
+        if (note["impl"], note["workload"], pk) in measured:
+            continue
+        for metric in _metrics(system, note["workload"]).values():
+            results.append(_row(note["impl"], note["workload"], note["params"], metric,
+                                note["status"], note["note"], None))
+    comparisons = _compare_all(system, results, summaries, flats)
+    results.sort(key=lambda r: (r["workload"], r["params_key"], r["metric"], r["impl"]))
+    return results, comparisons
+
+
+def _row(impl: str, workload: str, params: dict, metric: Metric, status: str, note: str | None,
+         summ: stats.Summary | None) -> dict:
+    nan = float("nan")
+    return {
+        "impl": impl, "workload": workload, "params": params, "params_key": params_key(params),
+        "metric": metric.name, "unit": metric.unit, "better": metric.better,
+        "median": summ.median if summ else nan, "ci_low": summ.ci_low if summ else nan,
+        "ci_high": summ.ci_high if summ else nan, "n": summ.n if summ else 0,
+        "status": status, "note": note,
+    }
+
+
+def _compare_all(system: System, results: list[dict], summaries: dict[tuple, stats.Summary],
+                 flats: dict[tuple, np.ndarray]) -> list[dict]:
+    out = []
+    base = system.baseline
+    for r in results:
+        if r["status"] != "ok" or r["impl"] == base:
+            continue
+        pk = json.dumps(r["params"], sort_keys=True)
+        key = (r["impl"], r["workload"], pk, r["metric"])
+        bkey = (base, r["workload"], pk, r["metric"])
+        if bkey not in summaries:
+            continue
+        c = stats.compare(summaries[key], summaries[bkey], flats[key], flats[bkey], r["better"])
+        out.append({
+            "impl": r["impl"], "baseline": base, "workload": r["workload"],
+            "params": r["params"], "params_key": r["params_key"], "metric": r["metric"],
+            "ratio": c.ratio, "ci_low": c.ci_low, "ci_high": c.ci_high,
+            "p_value": c.p_value, "verdict": c.verdict,
+        })
+    out.sort(key=lambda c: (c["workload"], c["params_key"], c["metric"], c["impl"]))
+    return out

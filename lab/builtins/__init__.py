@@ -1,0 +1,1 @@
+"""The lab's own features, each a plugin module registered like any third-party plugin."""

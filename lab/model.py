@@ -1,0 +1,267 @@
+"""The declarations a system plugin hands to the lab.
+
+A plugin's ``lab_register_systems`` hook returns :class:`System` objects. A system reads like
+a table of contents: its shape, its native build recipes, the implementations it compares
+(its own core first, then the references a user would pick instead) and its parameterized
+workloads. Everything here is plain data plus callables; the lab validates it on discovery
+(see :func:`validate_system`) and reports a bad declaration instead of crashing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lab.requirements import Requirement
+
+SHAPES = ("lib", "server", "preload", "image", "opencl", "cluster", "program")
+"""Plugin shapes from the systems catalog: cffi library, server process, LD_PRELOAD library,
+bare-metal image under QEMU, OpenCL kernels, processes in network namespaces, CLI program."""
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A measured quantity: ``better`` is ``"higher"`` or ``"lower"``."""
+
+    name: str
+    unit: str
+    better: str = "higher"
+
+
+@dataclass(frozen=True)
+class TimedMetric:
+    """A metric derived from one timed call: ``convert(seconds, params)`` gives its value."""
+
+    metric: Metric
+    convert: Callable[[float, Mapping[str, Any]], float]
+
+
+def throughput(size_param: str, name: str = "throughput") -> TimedMetric:
+    """MB/s (10^6 bytes per second) of ``params[size_param]`` bytes handled per call."""
+    return TimedMetric(
+        Metric(name, "MB/s", "higher"),
+        lambda seconds, params: params[size_param] / seconds / 1e6,
+    )
+
+
+def latency(name: str = "time") -> TimedMetric:
+    """Seconds per call."""
+    return TimedMetric(Metric(name, "s", "lower"), lambda seconds, params: seconds)
+
+
+# ----------------------------------------------------------------------------------------
+# Build recipes. The kind selects the builder (see the lab_register_builders hook); later
+# shapes add kinds (executables, bare-metal images) without changing the cache.
+# ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A native artifact built from ``targets/<system>/``; ``name`` is unique in its system."""
+
+    name: str
+
+    kind = "abstract"
+
+
+@dataclass(frozen=True)
+class CffiLib(Recipe):
+    """A C library compiled through cffi into an extension module.
+
+    ``sources`` are globs relative to ``targets/<system>/``; ``header`` is the public header,
+    included by the generated module. The C declarations handed to cffi are ``cdef`` when
+    given, else the header text between ``/* LAB-CDEF-BEGIN */`` and ``/* LAB-CDEF-END */``.
+    """
+
+    sources: tuple[str, ...] = ("*.c",)
+    header: str = ""
+    cdef: str | None = None
+    cflags: tuple[str, ...] = ()
+    ldflags: tuple[str, ...] = ()
+    libraries: tuple[str, ...] = ()
+
+    kind = "cffi"
+
+
+# ----------------------------------------------------------------------------------------
+# Implementations and workloads.
+# ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadContext:
+    """What an implementation's ``load`` receives: the system, build flavor and a builder.
+
+    ``build(recipe_name)`` returns the loaded artifact (for cffi: the module with ``ffi`` and
+    ``lib``), building it first when the cache has no up-to-date copy.
+    """
+
+    system: System
+    flavor: str
+    build: Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class Impl:
+    """One implementation under comparison.
+
+    ``load(ctx)`` returns the object the workloads drive (e.g. a codec); it runs in the
+    benchmark process. ``requires`` lists what must be installed; when something is missing
+    its rows are reported as skipped with the install command. ``version()`` feeds the
+    environment fingerprint. ``recipes`` names the system's build recipes it loads; the lab
+    builds them before measuring (and skips the impl when the system's toolchain is missing).
+    """
+
+    name: str
+    description: str
+    load: Callable[[LoadContext], Any]
+    requires: tuple[Requirement, ...] = ()
+    version: Callable[[], str] | None = None
+    recipes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A parameterized piece of work run against every implementation.
+
+    ``params`` maps each parameter to its declared values (the cartesian product is the full
+    set); ``default`` and ``quick`` restrict some parameters for the default and ``--quick``
+    runs. ``prepare(params)`` builds the input once per parameter set. A timed workload gives
+    ``timed(obj, state, params)`` returning a zero-argument callable that pytest-benchmark
+    times; ``metrics`` convert its seconds. ``measure(obj, state, params)`` returns extra
+    deterministic metrics (e.g. a compression ratio) declared in ``measured``.
+    ``supports(impl_name, params)`` returns a reason to skip a combination, or None.
+    ``size_param`` names the parameter holding the input size in bytes (for scaling charts).
+    """
+
+    name: str
+    description: str
+    params: Mapping[str, tuple]
+    prepare: Callable[[Mapping[str, Any]], Any]
+    timed: Callable[[Any, Any, Mapping[str, Any]], Callable[[], object]] | None = None
+    metrics: tuple[TimedMetric, ...] = ()
+    measure: Callable[[Any, Any, Mapping[str, Any]], Mapping[str, float]] | None = None
+    measured: tuple[Metric, ...] = ()
+    default: Mapping[str, tuple] = field(default_factory=dict)
+    quick: Mapping[str, tuple] = field(default_factory=dict)
+    size_param: str | None = None
+    supports: Callable[[str, Mapping[str, Any]], str | None] | None = None
+
+    def all_metrics(self) -> tuple[Metric, ...]:
+        return tuple(t.metric for t in self.metrics) + tuple(self.measured)
+
+    def combos(self, mode: str = "default",
+               overrides: Mapping[str, tuple] | None = None) -> list[dict[str, Any]]:
+        """Parameter sets for ``mode`` (``full``, ``default`` or ``quick``), with overrides."""
+        chosen: dict[str, tuple] = dict(self.params)
+        if mode in ("default", "quick"):
+            chosen.update(self.default)
+        if mode == "quick":
+            chosen.update(self.quick)
+        chosen.update(overrides or {})
+        names = sorted(chosen)
+        return [dict(zip(names, values)) for values in itertools.product(*(chosen[n] for n in names))]
+
+
+@dataclass(frozen=True)
+class System:
+    """A system under test: its native core, implementations and workloads.
+
+    ``baseline`` names the implementation every other one is compared with (the reference a
+    user would otherwise pick). ``requires`` is the toolchain the native core needs.
+    ``apt``/``pip`` list extra packages ``make setup`` installs for this system.
+    """
+
+    name: str
+    shape: str
+    description: str
+    impls: tuple[Impl, ...]
+    workloads: tuple[Workload, ...]
+    baseline: str
+    recipes: tuple[Recipe, ...] = ()
+    requires: tuple[Requirement, ...] = ()
+    offers: tuple[str, ...] = ("bench",)
+    source: str = ""
+    targets: Path | None = None
+
+    def impl(self, name: str) -> Impl:
+        return next(i for i in self.impls if i.name == name)
+
+    def workload(self, name: str) -> Workload:
+        return next(w for w in self.workloads if w.name == name)
+
+    def recipe(self, name: str) -> Recipe:
+        return next(r for r in self.recipes if r.name == name)
+
+
+OFFERS = ("bench", "fuzz", "profile", "chaos")
+
+
+def _check_names(kind: str, names: list[str]) -> list[str]:
+    problems = [f"{kind} name {n!r} is invalid (use a-z, 0-9, '-' or '_')"
+                for n in names if not NAME_RE.match(n)]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        problems.append(f"duplicate {kind} names: {', '.join(dupes)}")
+    return problems
+
+
+def _check_workload(w: Workload) -> list[str]:
+    problems: list[str] = []
+    where = f"workload {w.name!r}"
+    for pname, values in w.params.items():
+        if not isinstance(values, tuple | list) or not values:
+            problems.append(f"{where}: parameter {pname!r} needs a non-empty tuple of values")
+    for subset_name, subset in (("default", w.default), ("quick", w.quick)):
+        for pname, values in subset.items():
+            declared = w.params.get(pname)
+            if declared is None:
+                problems.append(f"{where}: {subset_name} names unknown parameter {pname!r}")
+            elif not values or any(v not in declared for v in values):
+                problems.append(f"{where}: {subset_name} values for {pname!r} must be a "
+                                f"non-empty subset of {list(declared)}")
+    if w.size_param is not None and w.size_param not in w.params:
+        problems.append(f"{where}: size_param {w.size_param!r} is not one of its parameters")
+    if w.timed is None and w.measure is None:
+        problems.append(f"{where}: needs a timed callable or a measure function")
+    if w.timed is not None and not w.metrics:
+        problems.append(f"{where}: a timed workload needs at least one metric")
+    for m in w.all_metrics():
+        if m.better not in ("higher", "lower"):
+            problems.append(f"{where}: metric {m.name!r} has better={m.better!r} "
+                            "(valid: 'higher', 'lower')")
+    if not callable(w.prepare):
+        problems.append(f"{where}: prepare must be callable")
+    return problems
+
+
+def validate_system(s: Any) -> list[str]:
+    """Every problem with a declared system, as sentences; empty when it is valid."""
+    if not isinstance(s, System):
+        return [f"expected lab.System, got {type(s).__name__}"]
+    problems = _check_names("system", [s.name])
+    if s.shape not in SHAPES:
+        problems.append(f"shape {s.shape!r} is not one of {', '.join(SHAPES)}")
+    problems += [f"offers {o!r} is not one of {', '.join(OFFERS)}" for o in s.offers
+                 if o not in OFFERS]
+    if not s.impls:
+        problems.append("declares no implementations")
+    problems += _check_names("implementation", [i.name for i in s.impls])
+    problems += _check_names("workload", [w.name for w in s.workloads])
+    problems += _check_names("recipe", [r.name for r in s.recipes])
+    if s.impls and s.baseline not in [i.name for i in s.impls]:
+        problems.append(f"baseline {s.baseline!r} is not one of its implementations "
+                        f"({', '.join(i.name for i in s.impls)})")
+    recipe_names = {r.name for r in s.recipes}
+    for i in s.impls:
+        problems += [f"implementation {i.name!r} needs unknown recipe {r!r}"
+                     for r in i.recipes if r not in recipe_names]
+    for w in s.workloads:
+        problems += _check_workload(w)
+    return problems

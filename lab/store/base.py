@@ -1,0 +1,91 @@
+"""The result store's interface: what the bench engine, reports and exports need of a store.
+
+The SQLite store (``lab.store.sqlite``) is the default; a server database can be added by a
+plugin implementing ``lab_open_store`` and this protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+RUN_STATUSES = ("running", "ok", "failed", "interrupted")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run of a lab command."""
+
+    id: int
+    system: str
+    kind: str
+    command: list[str]
+    started: str
+    finished: str | None
+    status: str
+    git_commit: str | None
+    git_dirty: bool
+    fingerprint_hash: str
+    fingerprint: dict[str, Any]
+    options: dict[str, Any]
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One raw measurement: ``rep`` is the repetition, ``seconds`` the raw timed duration."""
+
+    impl: str
+    workload: str
+    params: dict[str, Any]
+    metric: str
+    rep: int
+    value: float
+    seconds: float | None = None
+
+
+class Store(Protocol):
+    """A durable store of runs, raw samples and their summaries."""
+
+    location: str
+
+    def begin_run(self, *, system: str, kind: str, command: list[str], fingerprint: dict,
+                  fingerprint_hash: str, git_commit: str | None, git_dirty: bool,
+                  options: dict) -> int:
+        """Record a new run with status ``running``; return its id."""
+
+    def add_samples(self, run_id: int, samples: list[Sample]) -> None:
+        """Append raw samples, durably (committed before returning)."""
+
+    def save_summary(self, run_id: int, results: list[dict], comparisons: list[dict]) -> None:
+        """Replace the run's summarized results and comparisons."""
+
+    def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
+        """Set the final status (``ok``, ``failed`` or ``interrupted``) and end time."""
+
+    def run(self, run_id: int) -> RunRecord:
+        """The run with this id; raises StoreError when there is none."""
+
+    def latest_run(self, system: str, kind: str = "bench") -> RunRecord | None:
+        """The newest run of ``system``, or None."""
+
+    def runs(self, system: str | None = None, limit: int = 50) -> list[RunRecord]:
+        """Newest first."""
+
+    def samples(self, run_id: int) -> list[Sample]:
+        """Every raw sample of the run, in insertion order."""
+
+    def results(self, run_id: int) -> list[dict]:
+        """The summarized results of the run."""
+
+    def comparisons(self, run_id: int) -> list[dict]:
+        """The comparisons of the run."""
+
+    def table_names(self) -> list[str]:
+        """Tables offered to ``lab export``."""
+
+    def read_table(self, name: str, run_id: int | None = None) -> Any:
+        """A pandas DataFrame of one table (optionally one run's rows)."""
+
+    def close(self) -> None:
+        """Release the connection."""

@@ -1,0 +1,84 @@
+"""Schema migrations of the SQLite store, applied in order; ``PRAGMA user_version`` records
+how many have run. Append new steps; never edit a released one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # 1: runs, fingerprints and raw samples.
+    """
+    CREATE TABLE fingerprints (
+        hash TEXT PRIMARY KEY,
+        data TEXT NOT NULL
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        system TEXT NOT NULL,
+        command TEXT NOT NULL,
+        started TEXT NOT NULL,
+        finished TEXT,
+        status TEXT NOT NULL,
+        git_commit TEXT,
+        git_dirty INTEGER NOT NULL DEFAULT 0,
+        fingerprint_hash TEXT NOT NULL REFERENCES fingerprints(hash),
+        options TEXT NOT NULL DEFAULT '{}',
+        error TEXT
+    );
+    CREATE TABLE samples (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        impl TEXT NOT NULL,
+        workload TEXT NOT NULL,
+        params TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        rep INTEGER NOT NULL,
+        value REAL NOT NULL,
+        seconds REAL
+    );
+    CREATE INDEX samples_run ON samples(run_id);
+    """,
+    # 2: summaries kept with the run, so reports need no recomputation; the kind of run.
+    """
+    ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'bench';
+    CREATE TABLE results (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        impl TEXT NOT NULL, workload TEXT NOT NULL, params TEXT NOT NULL,
+        metric TEXT NOT NULL, unit TEXT NOT NULL, better TEXT NOT NULL,
+        median REAL, ci_low REAL, ci_high REAL, n INTEGER NOT NULL,
+        status TEXT NOT NULL, note TEXT
+    );
+    CREATE TABLE comparisons (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        impl TEXT NOT NULL, baseline TEXT NOT NULL, workload TEXT NOT NULL,
+        params TEXT NOT NULL, metric TEXT NOT NULL,
+        ratio REAL, ci_low REAL, ci_high REAL, p_value REAL, verdict TEXT NOT NULL
+    );
+    CREATE INDEX results_run ON results(run_id);
+    CREATE INDEX comparisons_run ON comparisons(run_id);
+    CREATE INDEX runs_system ON runs(system, id);
+    """,
+]
+
+LATEST = len(MIGRATIONS)
+
+
+def version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn: sqlite3.Connection, target: int = LATEST) -> list[int]:
+    """Apply the missing migrations up to ``target`` in one transaction each; return them."""
+    applied = []
+    current = version(conn)
+    for number in range(current + 1, target + 1):
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            if version(conn) >= number:  # another process migrated meanwhile
+                continue
+            for statement in MIGRATIONS[number - 1].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+        applied.append(number)
+    return applied

@@ -1,0 +1,210 @@
+"""The default result store: one SQLite file in WAL mode (``results/lab.db``).
+
+Every write is its own short transaction, so a run killed at any moment leaves every sample
+committed before it. Opening never overwrites: a file that is not a lab store, a store from a
+newer lab, or a store locked beyond the busy timeout raises :class:`StoreError`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lab.errors import StoreError
+from lab.store import migrations
+from lab.store.base import RUN_STATUSES, RunRecord, Sample
+
+BUSY_TIMEOUT_S = 10.0
+TABLES = ("runs", "fingerprints", "samples", "results", "comparisons")
+
+
+def now() -> str:
+    """The current UTC time, ISO-8601 with seconds."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def canonical(params: dict[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True, separators=(",", ":"))
+
+
+class SQLiteStore:
+    """A :class:`lab.store.base.Store` on one SQLite file."""
+
+    def __init__(self, path: Path, *, migrate: bool = True) -> None:
+        self.path = Path(path)
+        self.location = str(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            self.conn.row_factory = sqlite3.Row
+            self._check_and_migrate(migrate)
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return StoreError(f"result store {self.path} is locked by another process ({text}); "
+                              "retry when it has finished")
+        if "not a database" in text or "malformed" in text:
+            return StoreError(f"result store {self.path} is corrupt or not a lab store ({text}); "
+                              "it was left untouched: move it away or set LAB_STORE to another "
+                              "file")
+        return StoreError(f"result store {self.path}: {text}")
+
+    def _check_and_migrate(self, migrate: bool) -> None:
+        current = migrations.version(self.conn)  # raises on a non-database file
+        if current > migrations.LATEST:
+            raise StoreError(f"result store {self.path} has schema version {current}, newer than "
+                             f"this lab supports ({migrations.LATEST}); upgrade the lab")
+        if current:
+            names = {r[0] for r in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table'")}
+            if "runs" not in names:
+                raise StoreError(f"result store {self.path} is not a lab store (no runs table); "
+                                 "it was left untouched")
+        elif self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            raise StoreError(f"{self.path} is an SQLite database but not a lab store; "
+                             "it was left untouched")
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        if migrate:
+            migrations.migrate(self.conn)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _write(self, sql: str, rows: list[tuple] | tuple = ()) -> int:
+        try:
+            with self.conn:
+                self.conn.execute("BEGIN IMMEDIATE")
+                if rows and isinstance(rows, list):
+                    self.conn.executemany(sql, rows)
+                    return 0
+                cur = self.conn.execute(sql, rows)
+                return cur.lastrowid or 0
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+
+    def begin_run(self, *, system: str, kind: str, command: list[str], fingerprint: dict,
+                  fingerprint_hash: str, git_commit: str | None, git_dirty: bool,
+                  options: dict) -> int:
+        self._write("INSERT OR IGNORE INTO fingerprints(hash, data) VALUES (?, ?)",
+                    (fingerprint_hash, json.dumps(fingerprint, sort_keys=True)))
+        return self._write(
+            "INSERT INTO runs(system, kind, command, started, status, git_commit, git_dirty, "
+            "fingerprint_hash, options) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+            (system, kind, json.dumps(command), now(), git_commit, int(git_dirty),
+             fingerprint_hash, json.dumps(options, sort_keys=True, default=str)))
+
+    def add_samples(self, run_id: int, samples: list[Sample]) -> None:
+        if not samples:
+            return
+        self._write(
+            "INSERT INTO samples(run_id, impl, workload, params, metric, rep, value, seconds) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(run_id, s.impl, s.workload, canonical(s.params), s.metric, s.rep, s.value,
+              s.seconds) for s in samples])
+
+    def save_summary(self, run_id: int, results: list[dict], comparisons: list[dict]) -> None:
+        try:
+            with self.conn:
+                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.execute("DELETE FROM results WHERE run_id = ?", (run_id,))
+                self.conn.execute("DELETE FROM comparisons WHERE run_id = ?", (run_id,))
+                self.conn.executemany(
+                    "INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [(run_id, r["impl"], r["workload"], canonical(r["params"]), r["metric"],
+                      r["unit"], r["better"], r["median"], r["ci_low"], r["ci_high"], r["n"],
+                      r["status"], r.get("note")) for r in results])
+                self.conn.executemany(
+                    "INSERT INTO comparisons VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    [(run_id, c["impl"], c["baseline"], c["workload"], canonical(c["params"]),
+                      c["metric"], c["ratio"], c["ci_low"], c["ci_high"], c["p_value"],
+                      c["verdict"]) for c in comparisons])
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+
+    def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
+        assert status in RUN_STATUSES, status
+        self._write("UPDATE runs SET status = ?, finished = ?, error = ? WHERE id = ?",
+                    (status, now(), error, run_id))
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        try:
+            return self.conn.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+
+    def _record(self, row: sqlite3.Row) -> RunRecord:
+        fp = self._query("SELECT data FROM fingerprints WHERE hash = ?", (row["fingerprint_hash"],))
+        return RunRecord(
+            id=row["id"], system=row["system"], kind=row["kind"],
+            command=json.loads(row["command"]), started=row["started"],
+            finished=row["finished"], status=row["status"], git_commit=row["git_commit"],
+            git_dirty=bool(row["git_dirty"]), fingerprint_hash=row["fingerprint_hash"],
+            fingerprint=json.loads(fp[0]["data"]) if fp else {},
+            options=json.loads(row["options"]), error=row["error"])
+
+    def run(self, run_id: int) -> RunRecord:
+        rows = self._query("SELECT * FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            raise StoreError(f"no run {run_id} in {self.path}")
+        return self._record(rows[0])
+
+    def latest_run(self, system: str, kind: str = "bench") -> RunRecord | None:
+        rows = self._query("SELECT * FROM runs WHERE system = ? AND kind = ? ORDER BY id DESC "
+                           "LIMIT 1", (system, kind))
+        return self._record(rows[0]) if rows else None
+
+    def runs(self, system: str | None = None, limit: int = 50) -> list[RunRecord]:
+        if system:
+            rows = self._query("SELECT * FROM runs WHERE system = ? ORDER BY id DESC LIMIT ?",
+                               (system, limit))
+        else:
+            rows = self._query("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
+        return [self._record(r) for r in rows]
+
+    def samples(self, run_id: int) -> list[Sample]:
+        rows = self._query("SELECT * FROM samples WHERE run_id = ? ORDER BY rowid", (run_id,))
+        return [Sample(r["impl"], r["workload"], json.loads(r["params"]), r["metric"], r["rep"],
+                       r["value"], r["seconds"]) for r in rows]
+
+    def _summary_rows(self, table: str, run_id: int) -> list[dict]:
+        rows = self._query(f"SELECT * FROM {table} WHERE run_id = ? ORDER BY rowid", (run_id,))
+        out = []
+        for r in rows:
+            d = dict(r)
+            d.pop("run_id")
+            d["params"] = json.loads(d["params"])
+            out.append(d)
+        return out
+
+    def results(self, run_id: int) -> list[dict]:
+        return self._summary_rows("results", run_id)
+
+    def comparisons(self, run_id: int) -> list[dict]:
+        return self._summary_rows("comparisons", run_id)
+
+    def table_names(self) -> list[str]:
+        return list(TABLES)
+
+    def read_table(self, name: str, run_id: int | None = None) -> Any:
+        import pandas as pd
+
+        if name not in TABLES:
+            raise StoreError(f"unknown table {name!r}; valid: {', '.join(TABLES)}")
+        sql, args = f"SELECT * FROM {name}", ()
+        if run_id is not None and name != "fingerprints":
+            sql, args = sql + (" WHERE id = ?" if name == "runs" else " WHERE run_id = ?"), (run_id,)
+        try:
+            return pd.read_sql_query(sql, self.conn, params=args)
+        except (sqlite3.Error, pd.errors.DatabaseError) as exc:
+            raise StoreError(f"result store {self.path}: {exc}") from None
+
+    def close(self) -> None:
+        self.conn.close()
