@@ -9,6 +9,7 @@ diagnostics, and warnings are kept in ``build.json``.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import re
 import sys
@@ -65,10 +66,26 @@ def cdef_text(system: System, recipe: CffiLib) -> str:
     return match.group(1)
 
 
+class _ListHandler(logging.Handler):
+    def __init__(self, sink: list[str]) -> None:
+        super().__init__(logging.DEBUG)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append(record.getMessage() + "\n")
+
+
 @contextmanager
 def captured_output() -> Iterator[list[str]]:
-    """Redirect fds 1 and 2 (so child compilers too) into a buffer, yielded as one string."""
+    """Capture a build's output: fds 1 and 2 (the compiler's own messages) and the command
+    lines distutils logs; everything ends up as one string appended to the yielded list."""
     sink: list[str] = []
+    logged: list[str] = []
+    handler = _ListHandler(logged)
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
@@ -84,8 +101,10 @@ def captured_output() -> Iterator[list[str]]:
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
+            root.removeHandler(handler)
+            root.setLevel(old_level)
             tmp.seek(0)
-            sink.append(tmp.read().decode(errors="replace"))
+            sink.append("".join(logged) + tmp.read().decode(errors="replace"))
 
 
 def diagnostics(log: str) -> list[str]:

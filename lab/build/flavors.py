@@ -13,7 +13,10 @@ import subprocess
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-COMMON_CFLAGS = ("-std=c11", "-Wall", "-Wextra", "-fPIC")
+# Python's own build flags come first on the compiler line (e.g. -O3 -DNDEBUG -fwrapv); the
+# flavor's flags follow and win: -fno-wrapv restores standard C overflow rules (so UBSan
+# sees signed overflow) and debug flavors undefine NDEBUG so assertions run.
+COMMON_CFLAGS = ("-std=c11", "-Wall", "-Wextra", "-fPIC", "-fno-wrapv")
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ BUILTIN_FLAVORS = (
     Flavor(
         "debug",
         "-O0 -g with AddressSanitizer and UndefinedBehaviorSanitizer, assertions on",
-        ("-O0", "-g", "-fno-omit-frame-pointer", *SANITIZERS),
+        ("-O0", "-g", "-UNDEBUG", "-fno-omit-frame-pointer", *SANITIZERS),
         ldflags=SANITIZERS,
         preload=("libasan.so", "libubsan.so"),
         env={"ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1:allocator_may_return_null=1",

@@ -33,12 +33,13 @@ def canonical(params: dict[str, Any]) -> str:
 class SQLiteStore:
     """A :class:`lab.store.base.Store` on one SQLite file."""
 
-    def __init__(self, path: Path, *, migrate: bool = True) -> None:
+    def __init__(self, path: Path, *, migrate: bool = True,
+                 timeout: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path)
         self.location = str(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            self.conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
             self.conn.row_factory = sqlite3.Row
             self._check_and_migrate(migrate)
         except sqlite3.DatabaseError as exc:
