@@ -166,7 +166,8 @@ class Workload:
             chosen.update(self.quick)
         chosen.update(overrides or {})
         names = sorted(chosen)
-        return [dict(zip(names, values)) for values in itertools.product(*(chosen[n] for n in names))]
+        product = itertools.product(*(chosen[n] for n in names))
+        return [dict(zip(names, values, strict=True)) for values in product]
 
 
 @dataclass(frozen=True)

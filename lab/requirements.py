@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 
@@ -23,7 +23,7 @@ def pip_command() -> str:
     return f"{pip} install" if pip.exists() else f"{sys.executable} -m pip install"
 
 
-@lru_cache(maxsize=None)
+@cache
 def apt_installed(package: str) -> bool:
     """True when dpkg reports ``package`` as installed."""
     try:

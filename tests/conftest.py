@@ -11,10 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "fixtures"
-TOY_PLUGINS = FIXTURES / "plugins"
-BAD_PLUGINS = FIXTURES / "bad_plugins"
+from labtest import ROOT, TOY_PLUGINS
 
 
 @pytest.fixture(scope="session")

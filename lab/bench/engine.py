@@ -141,7 +141,7 @@ class Runner:
             if code is None:
                 why = f"no result after {self.options.item_timeout:.0f} s"
             self.fail(current, f"failed: benchmark process {why} while measuring; log: {self.log}")
-        elif proc.returncode not in (0, None) and not any(i.index in self.finished for i in pending):
+        elif proc.returncode not in (0, None) and not self.finished.intersection(by_index):
             raise LabError(f"benchmark process exited with status {proc.returncode} before "
                            f"measuring anything; log: {self.log}\n{self._log_tail()}")
 
@@ -204,7 +204,7 @@ class Runner:
         out = []
         for metric, values in event["samples"].items():
             out += [Sample(item.impl, item.workload, item.params, metric, item.rep, v, s)
-                    for v, s in zip(values, event["seconds"])]
+                    for v, s in zip(values, event["seconds"], strict=True)]
         out += [Sample(item.impl, item.workload, item.params, metric, item.rep, v)
                 for metric, v in event["measured"].items()]
         return out

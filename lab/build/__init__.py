@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from lab import paths
-from lab.build.cache import Artifact, Builder, BuildCache
+from lab.build.cache import Artifact, BuildCache, Builder
 from lab.build.flavors import Flavor
 from lab.errors import UsageError
 from lab.model import System

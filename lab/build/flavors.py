@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 # Python's own build flags come first on the compiler line (e.g. -O3 -DNDEBUG -fwrapv); the
 # flavor's flags follow and win: -fno-wrapv restores standard C overflow rules (so UBSan
@@ -58,7 +58,7 @@ BUILTIN_FLAVORS = (
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def compiler_identity(cc: str) -> str:
     """The resolved path and first ``--version`` line of ``cc`` (part of every cache key)."""
     path = shutil.which(cc)

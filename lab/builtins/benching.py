@@ -49,7 +49,8 @@ def reproduce_argv(system: str, options) -> list[str]:  # noqa: ANN001 - BenchOp
 
 @click.command("bench")
 @click.argument("system")
-@click.option("--workload", "-w", "workloads", multiple=True, help="Only this workload; repeatable.")
+@click.option("--workload", "-w", "workloads", multiple=True,
+              help="Only this workload; repeatable.")
 @click.option("--impl", "-i", "impls", multiple=True,
               help="Only this implementation (the baseline is always included); repeatable.")
 @click.option("--param", "-p", "params", multiple=True,

@@ -123,8 +123,6 @@ def doctor_cmd(system: str | None, print_missing: str | None) -> None:
         for name in sorted(names):
             click.echo(name)
         return
-    if sys.version_info < (3, 11):
-        click.echo(f"python: {sys.version.split()[0]} is too old; the lab needs 3.11 or newer")
     for who, req, why in missing:
         click.echo(f"{who}: {why}; install with: {req.install}")
     for p in host.problems:

@@ -201,7 +201,8 @@ class SQLiteStore:
             raise StoreError(f"unknown table {name!r}; valid: {', '.join(TABLES)}")
         sql, args = f"SELECT * FROM {name}", ()
         if run_id is not None and name != "fingerprints":
-            sql, args = sql + (" WHERE id = ?" if name == "runs" else " WHERE run_id = ?"), (run_id,)
+            column = "id" if name == "runs" else "run_id"
+            sql, args = f"{sql} WHERE {column} = ?", (run_id,)
         try:
             return pd.read_sql_query(sql, self.conn, params=args)
         except (sqlite3.Error, pd.errors.DatabaseError) as exc:

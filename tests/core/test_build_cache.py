@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TOY_PLUGINS
+from labtest import TOY_PLUGINS
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import os
 import textwrap
 from pathlib import Path
 
-from conftest import BAD_PLUGINS, TOY_PLUGINS
+from labtest import BAD_PLUGINS, TOY_PLUGINS
 
 
 def test_list_json_describes_local_systems(run_lab) -> None:
