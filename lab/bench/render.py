@@ -67,8 +67,9 @@ def print_tables(summary: RunSummary, console: Console) -> None:
         tables[(r["workload"], r["metric"], r["unit"])][r["params_key"]][r["impl"]] = r
     for (workload, metric, unit), rows in tables.items():
         better = next(iter(next(iter(rows.values())).values()))["better"]
-        table = Table(title=f"{summary.system.name} · {workload} · {metric} ({unit}, "
-                            f"{better} is better) · ratio vs {base}", title_justify="left")
+        console.print(f"[bold]{summary.system.name} · {workload} · {metric}[/bold] ({unit}, "
+                      f"{better} is better; ×ratio vs {base})", highlight=False)
+        table = Table()
         table.add_column("params", overflow="fold")
         cols = [i for i in impls if any(i in row for row in rows.values())]
         for impl in cols:
