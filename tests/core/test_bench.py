@@ -137,3 +137,19 @@ def test_compare_detects_shift_and_respects_direction() -> None:
     assert stats.compare(slow, base, flat_s, flat_b, "lower").verdict == "better"
     again = stats.summarize([rng.normal(100, 3, 100) for _ in range(3)])
     assert stats.compare(again, base, flat_b, flat_b, "higher").verdict == "same"
+
+
+def test_report_command_rebuilds_the_report_from_the_store(run_lab, lab_env) -> None:
+    from pathlib import Path
+
+    assert run_lab("report", "toy").code == 2  # nothing recorded yet
+    assert run_lab("bench", "toy", "--quick", "--no-report").code == 0
+    res = run_lab("report", "toy")
+    assert res.code == 0, res.err
+    index = Path(lab_env["LAB_REPORTS"]) / "toy" / "1" / "index.html"
+    assert res.out.strip() == f"report: {index}"
+    html = index.read_text()
+    assert "lab bench toy --quick" in html and "data:image/png;base64," in html
+    assert (index.parent / "report.md").exists()
+    bad = run_lab("report", "toy", "--run", "99")
+    assert bad.code == 1 and "no run 99" in bad.err
