@@ -30,6 +30,12 @@ apt_install() {
     sudo_ apt-get install -y -qq --no-install-recommends $need >/dev/null
 }
 
+# pip, quietly: the machine's pip configuration may warn about absent local indexes.
+pip_() {
+    "$VENV/bin/pip" "$@" 2>&1 | { grep -v -e '^WARNING: Location' || true; }
+    return "${PIPESTATUS[0]}"
+}
+
 apt_install "${BASE_APT[@]}"
 
 if [ ! -x "$VENV/bin/python" ]; then
@@ -41,8 +47,8 @@ stamp="$VENV/.lab-setup"
 want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "setup: installing the lab into $VENV"
-    "$VENV/bin/pip" install -q --upgrade pip
-    "$VENV/bin/pip" install -q -e '.[dev]'
+    pip_ install -q --upgrade pip
+    pip_ install -q -e '.[dev]'
     echo "$want" > "$stamp"
 fi
 
@@ -52,6 +58,6 @@ mapfile -t plugin_apt < <("$VENV/bin/lab" doctor --print-missing apt)
 mapfile -t plugin_pip < <("$VENV/bin/lab" doctor --print-missing pip)
 if [ "${#plugin_pip[@]}" -gt 0 ]; then
     echo "setup: installing pip packages: ${plugin_pip[*]}"
-    "$VENV/bin/pip" install -q "${plugin_pip[@]}"
+    pip_ install -q "${plugin_pip[@]}"
 fi
 echo "setup: ready ($("$VENV/bin/python" --version), lab at $VENV/bin/lab)"

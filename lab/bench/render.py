@@ -51,30 +51,48 @@ def to_json(summary: RunSummary) -> dict[str, Any]:
     }
 
 
+def _human(name: str, value: Any, size_param: str | None) -> str:
+    if name == size_param and isinstance(value, int):
+        for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+            if value >= scale and value % scale == 0:
+                return f"{value // scale} {unit}"
+    return str(value)
+
+
+def _label(params: dict[str, Any], names: list[str], size_param: str | None) -> str:
+    return ", ".join(f"{n}={_human(n, params[n], size_param)}" for n in names) or "-"
+
+
 def print_tables(summary: RunSummary, console: Console) -> None:
-    """Comparison tables, then notes on skipped/failed implementations."""
+    """Comparison tables, then notes on skipped/failed implementations.
+
+    Parameters that are the same on every row go into the heading; the rows show the rest.
+    """
     base = summary.system.baseline
     ratio = {(c["impl"], c["workload"], c["params_key"], c["metric"]): c
              for c in summary.comparisons}
     tables: dict[tuple[str, str, str], dict[str, dict[str, dict]]] = defaultdict(
         lambda: defaultdict(dict))
-    impls: list[str] = [base]
+    impls = [base] + [i.name for i in summary.system.impls if i.name != base]
     for r in summary.results:
         if r["status"] != "ok":
             continue
-        if r["impl"] not in impls:
-            impls.append(r["impl"])
         tables[(r["workload"], r["metric"], r["unit"])][r["params_key"]][r["impl"]] = r
     for (workload, metric, unit), rows in tables.items():
-        better = next(iter(next(iter(rows.values())).values()))["better"]
+        size_param = summary.system.workload(workload).size_param
+        first = [next(iter(row.values())) for row in rows.values()]
+        names = sorted(first[0]["params"])
+        varying = [n for n in names if len({str(f["params"][n]) for f in first}) > 1]
+        fixed = _label(first[0]["params"], [n for n in names if n not in varying], size_param)
         console.print(f"[bold]{summary.system.name} · {workload} · {metric}[/bold] ({unit}, "
-                      f"{better} is better; ×ratio vs {base})", highlight=False)
+                      f"{first[0]['better']} is better; ×ratio vs {base})"
+                      + (f" · {fixed}" if fixed != "-" else ""), highlight=False)
         table = Table()
-        table.add_column("params", overflow="fold")
+        table.add_column("params")
         cols = [i for i in impls if any(i in row for row in rows.values())]
         for impl in cols:
             table.add_column(impl, justify="right")
-        for pk, row in rows.items():
+        for (pk, row), head in zip(rows.items(), first, strict=True):
             cells = []
             for impl in cols:
                 r = row.get(impl)
@@ -87,7 +105,7 @@ def print_tables(summary: RunSummary, console: Console) -> None:
                     style = STYLE[c["verdict"]]
                     text += f" [{style}]×{c['ratio']:.2f}[/{style}]"
                 cells.append(text)
-            table.add_row(pk, *cells)
+            table.add_row(_label(head["params"], varying, size_param), *cells)
         console.print(table)
     _print_notes(summary, console)
 

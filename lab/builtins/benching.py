@@ -86,7 +86,8 @@ def bench_cmd(system: str, workloads: tuple[str, ...], impls: tuple[str, ...],
     if as_json:
         click.echo(json.dumps(to_json(summary), indent=2))
     else:
-        print_tables(summary, Console())
+        # a log or pipe gets wide lines rather than wrapped cells
+        print_tables(summary, Console(width=None if sys.stdout.isatty() else 200))
     if summary.run.status == "interrupted":
         sys.exit(130)
 
