@@ -18,7 +18,7 @@ import hashlib
 import os
 import random
 import sysconfig
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 KINDS = ("text", "source", "binary", "random", "repetitive")
@@ -55,7 +55,7 @@ def _concat(files: list[Path], accept=lambda head: True) -> bytes:  # noqa: ANN0
     return b"".join(parts)
 
 
-@lru_cache(maxsize=None)
+@cache
 def material(kind: str) -> bytes:
     """The base material of a file-based kind (cached for the process)."""
     if kind == "text":
