@@ -288,9 +288,14 @@ def run_bench(system: System, options: BenchOptions, argv: list[str],
         status, error = "failed", str(exc)
         raise
     finally:
-        results, comparisons = summarize(system, store.samples(run_id), _expand(notes, plan))
-        store.save_summary(run_id, results, comparisons)
-        store.finish_run(run_id, status, error)
+        # a second Ctrl-C must not leave the run half-recorded
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            results, comparisons = summarize(system, store.samples(run_id), _expand(notes, plan))
+            store.save_summary(run_id, results, comparisons)
+            store.finish_run(run_id, status, error)
+        finally:
+            signal.signal(signal.SIGINT, previous)
     summary = RunSummary(store.run(run_id), system, results, comparisons)
     if options.report:
         summary.report = write_reports(summary)
