@@ -1,0 +1,743 @@
+/*
+ * inflate.c -- the DEFLATE block decoder (RFC 1951 sections 3.2.3 - 3.2.7).
+ *
+ * Design (in the spirit of libdeflate):
+ *   - a 64-bit bit buffer, LSB first (section 3.1.1).  The fast path refills
+ *     it branch-free with one unaligned 8-byte load; the slow path refills a
+ *     byte at a time and, past the end of the input, shifts in virtual zero
+ *     bytes while counting them ("over"), so no bit read is ever bounds
+ *     checked.  After each decoded unit (block header, symbol) the slow path
+ *     asks whether virtual bits were consumed: if so the input was
+ *     truncated (final input) or the unit must be retried once more input
+ *     arrives (streaming), from a checkpoint saved at the unit's start.
+ *   - Huffman decoding (section 3.2.2) through a primary table indexed by the
+ *     next 11 (literal/length) or 8 (distance) bits, plus subtables for
+ *     longer codes.  Each 32-bit entry holds the decoded value (literal,
+ *     length base or distance base), flags, the codeword length and the total
+ *     number of bits including extra bits, so one shift consumes a codeword
+ *     and its extra bits together.
+ *   - a fast loop, used while at least 16 input bytes and 306 output bytes
+ *     remain, that decodes up to three literals per refill and copies matches
+ *     eight bytes at a time; and a careful slow loop for buffer ends.
+ *   - code-length validation as zlib: over-subscribed codes are rejected;
+ *     incomplete codes only when they are a single 1-bit code (or the empty
+ *     distance code); the end-of-block code must be present.
+ *
+ * The decoder writes into out[], where out[0..out_pos) is the history that
+ * distances may reach (the whole output for one-shot calls, a 32 KiB window
+ * for streaming).  It stops only at unit boundaries, so resuming needs just
+ * the mode, the current tables and the bit offset into the next byte.
+ *
+ * Call chain: cz_inflate (oneshot.c) / cz_inflater_write (stream.c)
+ *   -> cz_icore_run -> read_block_header -> read_dynamic -> build_table
+ *                   -> huff_block (fast loop, slow loop) / copy_stored
+ */
+#include "cz_internal.h"
+
+enum { M_HEADER = 0, M_STORED = 1, M_HUFF = 2, M_DONE = 3 };
+
+/* decode table entry: value << 16 | flags | codeword bits << 8 | total */
+#define E_LITERAL 0x1000u
+#define E_SUBTABLE 0x2000u
+#define E_EOB 0x4000u
+#define E_INVALID 0x8000u
+#define E_TOTAL(e) ((e) & 0xffu)
+#define E_CW(e) (((e) >> 8) & 0xfu)
+#define E_VAL(e) ((e) >> 16)
+
+#define BITMASK(n) ((((uint64_t)1) << (n)) - 1u)
+#define LMASK BITMASK(CZ_LITLEN_TABLEBITS)
+#define DMASK BITMASK(CZ_DIST_TABLEBITS)
+#define CL_TABLEBITS 7u
+
+#define FAST_IN_MARGIN 16
+#define FAST_OUT_MARGIN ((ptrdiff_t)CZ_MAX_MATCH + 48)
+
+static const uint8_t clen_order[CZ_NUM_CODELEN] = {
+    16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
+
+/* ------------------------------------------------------------------ */
+/* bit reader                                                          */
+
+typedef struct br {
+    uint64_t bb;          /* bits, LSB = next; bits above bl are the next
+                             input bytes or zero, never anything else */
+    unsigned bl;          /* valid bits in bb, always < 64 */
+    const uint8_t *ip;    /* next byte to load */
+    const uint8_t *iend;
+    const uint8_t *istart;
+    size_t over;          /* virtual zero bytes loaded past iend */
+} br;
+
+static void br_init(br *b, const uint8_t *in, size_t len)
+{
+    b->bb = 0;
+    b->bl = 0;
+    b->ip = in;
+    b->iend = in + len;
+    b->istart = in;
+    b->over = 0;
+}
+
+static inline void br_refill(br *b)
+{
+    while (b->bl < 56) {
+        uint64_t v = 0;
+        if (b->ip < b->iend)
+            v = *b->ip++;
+        else
+            b->over++;
+        b->bb |= v << b->bl;
+        b->bl += 8;
+    }
+}
+
+static inline void br_drop(br *b, unsigned n)
+{
+    assert(n <= b->bl);
+    b->bb >>= n;
+    b->bl -= n;
+}
+
+static inline uint32_t br_bits(br *b, unsigned n)
+{
+    uint32_t v;
+    assert(n <= 32);
+    if (b->bl < n)
+        br_refill(b);
+    v = (uint32_t)(b->bb & BITMASK(n));
+    br_drop(b, n);
+    return v;
+}
+
+/* Have bits beyond the real input been consumed? */
+static inline int br_overrun(const br *b)
+{
+    return (uint64_t)b->over * 8u > b->bl;
+}
+
+/* Absolute bit position of the next unread bit. */
+static inline uint64_t br_pos(const br *b)
+{
+    return (uint64_t)(size_t)(b->ip - b->istart + (ptrdiff_t)b->over) * 8u -
+           b->bl;
+}
+
+/* Consume a table entry's bits; returns value + extra bits. */
+static inline unsigned br_take(br *b, uint32_t e)
+{
+    uint64_t saved = b->bb;
+    unsigned t = E_TOTAL(e);
+    br_drop(b, t);
+    return E_VAL(e) + (unsigned)((saved & BITMASK(t)) >> E_CW(e));
+}
+
+static inline uint32_t br_lookup(br *b, const uint32_t *table,
+                                 unsigned tbits)
+{
+    uint32_t e;
+    br_refill(b);
+    e = table[b->bb & BITMASK(tbits)];
+    if (e & E_SUBTABLE) {
+        br_drop(b, tbits);
+        e = table[E_VAL(e) + (b->bb & BITMASK(E_CW(e)))];
+    }
+    return e;
+}
+
+/* Return whole bytes held in the bit buffer to the input (byte aligned). */
+static void br_unread(br *b)
+{
+    size_t held = b->bl / 8u;
+    assert((b->bl & 7u) == 0 && held >= b->over);
+    b->ip -= held - b->over;
+    b->over = 0;
+    b->bb = 0;
+    b->bl = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* decode table construction                                           */
+
+static unsigned reverse_bits(unsigned code, unsigned len)
+{
+    unsigned r = 0;
+    while (len--) {
+        r = (r << 1) | (code & 1u);
+        code >>= 1;
+    }
+    return r;
+}
+
+/* Kraft check: 0 complete, > 0 incomplete, error if over-subscribed. */
+static int check_kraft(const unsigned *count, unsigned *maxlen, int *left)
+{
+    unsigned len;
+    int l = 1;
+    *maxlen = 0;
+    for (len = 1; len <= CZ_MAX_CODELEN; len++) {
+        l = l * 2 - (int)count[len];
+        if (l < 0)
+            return CZ_ERR_OVERSUBSCRIBED;
+        if (count[len])
+            *maxlen = len;
+    }
+    *left = l;
+    return CZ_OK;
+}
+
+/* Size (in index bits) of the subtable for a new root prefix whose first
+ * code has length len, given the codes not yet placed (zlib's method). */
+static unsigned subtable_bits(const unsigned *remaining, unsigned len,
+                              unsigned tbits, unsigned maxlen)
+{
+    unsigned sb = len - tbits;
+    int left = 1 << sb;
+    while (sb + tbits < maxlen) {
+        left -= (int)remaining[sb + tbits];
+        if (left <= 0)
+            break;
+        sb++;
+        left <<= 1;
+    }
+    return sb;
+}
+
+static void fill(uint32_t *t, unsigned start, unsigned size, unsigned step,
+                 uint32_t e)
+{
+    unsigned i;
+    for (i = start; i < size; i += step)
+        t[i] = e;
+}
+
+/*
+ * Builds the decode table for code lengths lens[0..n) (each <= 15).  tmpl[s]
+ * is symbol s's entry less its codeword length fields.  Invalid entries
+ * (unused codes) are only possible for the permitted incomplete codes.
+ */
+static int build_table(uint32_t *table, unsigned tbits, unsigned cap,
+                       const uint8_t *lens, unsigned n, const uint32_t *tmpl,
+                       int incomplete_ok)
+{
+    unsigned count[16] = {0}, offs[16], remaining[16];
+    uint16_t sorted[CZ_NUM_LITLEN];
+    unsigned i, len, maxlen, code = 0, k = 0;
+    unsigned next_free = 1u << tbits, cur_prefix = ~0u, sub_start = 0;
+    unsigned sub_bits = 0;
+    int left, r;
+
+    assert(n <= CZ_NUM_LITLEN && cap >= next_free);
+    for (i = 0; i < n; i++)
+        count[lens[i]]++;
+    count[0] = 0;
+    r = check_kraft(count, &maxlen, &left);
+    if (r != CZ_OK)
+        return r;
+    if (left > 0) {
+        if (!incomplete_ok || maxlen > 1)
+            return CZ_ERR_INCOMPLETE;
+        fill(table, 0, 1u << tbits, 1, E_INVALID | tbits);
+    }
+    offs[1] = 0;
+    for (len = 1; len < CZ_MAX_CODELEN; len++)
+        offs[len + 1] = offs[len] + count[len];
+    for (i = 0; i < n; i++)
+        if (lens[i])
+            sorted[offs[lens[i]]++] = (uint16_t)i;
+    memcpy(remaining, count, sizeof remaining);
+    for (len = 1; len <= maxlen; len++, code <<= 1) {
+        for (i = 0; i < count[len]; i++, code++) {
+            unsigned sym = sorted[k++];
+            unsigned rev = reverse_bits(code, len);
+            if (len <= tbits) {
+                fill(table, rev, 1u << tbits, 1u << len,
+                     tmpl[sym] + (len << 8) + len);
+            } else {
+                unsigned prefix = rev & ((1u << tbits) - 1u);
+                unsigned sl = len - tbits;
+                if (prefix != cur_prefix) {
+                    sub_bits = subtable_bits(remaining, len, tbits, maxlen);
+                    sub_start = next_free;
+                    next_free += 1u << sub_bits;
+                    if (next_free > cap)
+                        return CZ_ERR_OVERSUBSCRIBED; /* cannot happen */
+                    cur_prefix = prefix;
+                    table[prefix] = ((uint32_t)sub_start << 16) | E_SUBTABLE |
+                                    (sub_bits << 8) | tbits;
+                }
+                fill(table + sub_start, rev >> tbits, 1u << sub_bits,
+                     1u << sl, tmpl[sym] + (sl << 8) + sl);
+            }
+            remaining[len]--;
+        }
+    }
+    return CZ_OK;
+}
+
+static void litlen_templates(uint32_t *tmpl)
+{
+    unsigned s;
+    for (s = 0; s < 256; s++)
+        tmpl[s] = (s << 16) | E_LITERAL;
+    tmpl[CZ_END_BLOCK] = E_EOB;
+    for (s = 0; s < 29; s++)
+        tmpl[257 + s] = ((uint32_t)cz_len_base[s] << 16) | cz_len_extra[s];
+    tmpl[286] = tmpl[287] = E_INVALID;
+}
+
+static void dist_templates(uint32_t *tmpl)
+{
+    unsigned s;
+    for (s = 0; s < 30; s++)
+        tmpl[s] = ((uint32_t)cz_dist_base[s] << 16) | cz_dist_extra[s];
+    tmpl[30] = tmpl[31] = E_INVALID;
+}
+
+static int build_main_tables(cz_icore *c, const uint8_t *lens, unsigned nlit,
+                             unsigned ndist)
+{
+    uint32_t tmpl[CZ_NUM_LITLEN];
+    int r;
+    litlen_templates(tmpl);
+    r = build_table(c->litlen, CZ_LITLEN_TABLEBITS, CZ_LITLEN_ENOUGH, lens,
+                    nlit, tmpl, 1);
+    if (r != CZ_OK)
+        return r;
+    dist_templates(tmpl);
+    return build_table(c->dist, CZ_DIST_TABLEBITS, CZ_DIST_ENOUGH,
+                       lens + nlit, ndist, tmpl, 1);
+}
+
+static int build_fixed(cz_icore *c)
+{
+    uint8_t lens[CZ_NUM_LITLEN + CZ_NUM_DIST];
+    int r;
+    memset(lens, 8, 144);
+    memset(lens + 144, 9, 112);
+    memset(lens + 256, 7, 24);
+    memset(lens + 280, 8, 8);
+    memset(lens + CZ_NUM_LITLEN, 5, CZ_NUM_DIST);
+    r = build_main_tables(c, lens, CZ_NUM_LITLEN, CZ_NUM_DIST);
+    assert(r == CZ_OK);
+    c->tables_fixed = 1;
+    return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* block headers (section 3.2.3, 3.2.4, 3.2.7)                        */
+
+static int read_codelen_code(br *b, uint32_t *clt)
+{
+    uint8_t cl[CZ_NUM_CODELEN] = {0};
+    uint32_t tmpl[CZ_NUM_CODELEN];
+    unsigned i, hclen = br_bits(b, 4) + 4u;
+    for (i = 0; i < hclen; i++)
+        cl[clen_order[i]] = (uint8_t)br_bits(b, 3);
+    for (i = 0; i < CZ_NUM_CODELEN; i++)
+        tmpl[i] = i << 16;
+    return build_table(clt, CL_TABLEBITS, 1u << CL_TABLEBITS, cl,
+                       CZ_NUM_CODELEN, tmpl, 0);
+}
+
+/* Decodes the run-length coded literal/length + distance code lengths. */
+static int read_lengths(br *b, const uint32_t *clt, uint8_t *lens,
+                        unsigned total)
+{
+    unsigned i = 0;
+    while (i < total) {
+        uint32_t e = br_lookup(b, clt, CL_TABLEBITS);
+        unsigned sym = br_take(b, e), rep;
+        uint8_t v = 0;
+        if (sym < 16) {
+            lens[i++] = (uint8_t)sym;
+            continue;
+        }
+        if (sym == 16) {
+            if (i == 0)
+                return CZ_ERR_BAD_CODE_LENGTHS;
+            v = lens[i - 1];
+            rep = 3u + br_bits(b, 2);
+        } else if (sym == 17) {
+            rep = 3u + br_bits(b, 3);
+        } else {
+            rep = 11u + br_bits(b, 7);
+        }
+        if (rep > total - i)
+            return CZ_ERR_BAD_CODE_LENGTHS;
+        memset(lens + i, v, rep);
+        i += rep;
+    }
+    return CZ_OK;
+}
+
+static int read_dynamic(cz_icore *c, br *b)
+{
+    uint32_t clt[1u << CL_TABLEBITS];
+    uint8_t lens[CZ_NUM_LITLEN + CZ_NUM_DIST];
+    unsigned nlit, ndist;
+    int r;
+    br_refill(b);
+    nlit = br_bits(b, 5) + 257u;
+    ndist = br_bits(b, 5) + 1u;
+    if (nlit > 286 || ndist > 30)
+        return CZ_ERR_TOO_MANY_CODES;
+    r = read_codelen_code(b, clt);
+    if (r != CZ_OK)
+        return r;
+    r = read_lengths(b, clt, lens, nlit + ndist);
+    if (r != CZ_OK)
+        return r;
+    if (lens[CZ_END_BLOCK] == 0)
+        return CZ_ERR_MISSING_EOB;
+    c->tables_fixed = 0;
+    return build_main_tables(c, lens, nlit, ndist);
+}
+
+static int read_stored_header(cz_icore *c, br *b)
+{
+    uint32_t len, nlen;
+    br_drop(b, b->bl & 7u); /* to a byte boundary */
+    len = br_bits(b, 16);
+    nlen = br_bits(b, 16);
+    if (len != (~nlen & 0xffffu))
+        return CZ_ERR_BAD_STORED_LEN;
+    c->stored_left = len;
+    return CZ_OK;
+}
+
+static int read_block_header(cz_icore *c, br *b)
+{
+    unsigned h = br_bits(b, 3);
+    int r = CZ_OK;
+    c->final_block = (int)(h & 1u);
+    switch (h >> 1) {
+    case 0:
+        r = read_stored_header(c, b);
+        c->mode = M_STORED;
+        break;
+    case 1:
+        if (!c->tables_fixed)
+            r = build_fixed(c);
+        c->mode = M_HUFF;
+        break;
+    case 2:
+        r = read_dynamic(c, b);
+        c->mode = M_HUFF;
+        break;
+    default:
+        r = CZ_ERR_BAD_BLOCK_TYPE;
+        break;
+    }
+    return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* Huffman-coded block data                                            */
+
+/* Match copy with room for 8 bytes of overshoot past op + len. */
+static inline void copy_match_fast(uint8_t *op, unsigned dist, unsigned len)
+{
+    const uint8_t *src = op - dist;
+    uint8_t *end = op + len;
+    if (dist >= 8) {
+        cz_store64(op, cz_load64(src));
+        cz_store64(op + 8, cz_load64(src + 8));
+        op += 16;
+        src += 16;
+        while (op < end) {
+            cz_store64(op, cz_load64(src));
+            cz_store64(op + 8, cz_load64(src + 8));
+            op += 16;
+            src += 16;
+        }
+    } else if (dist == 1) {
+        uint64_t v = 0x0101010101010101ull * src[0];
+        do {
+            cz_store64(op, v);
+            op += 8;
+        } while (op < end);
+    } else {
+        /* step by whole periods of the pattern */
+        uint64_t v;
+        do {
+            memcpy(&v, src, 8);
+            memcpy(op, &v, 8);
+            op += dist;
+        } while (op < end);
+    }
+}
+
+static void copy_match_slow(uint8_t *op, unsigned dist, unsigned len)
+{
+    const uint8_t *src = op - dist;
+    while (len--)
+        *op++ = *src++;
+}
+
+/*
+ * Fast loop: requires FAST_IN_MARGIN input and FAST_OUT_MARGIN output bytes
+ * at the top of every iteration, so neither bounds nor overrun checks are
+ * needed inside.  Returns CZ_OK when it must hand over to the slow loop,
+ * CZ_STREAM_END at the end of block, or an error.
+ */
+static int huff_fast(const cz_icore *c, br *b, uint8_t **opp,
+                     const uint8_t *ostart, const uint8_t *oend)
+{
+    const uint32_t *lt = c->litlen, *dt = c->dist;
+    uint8_t *op = *opp;
+    uint64_t bb = b->bb, saved;
+    unsigned bl = b->bl, len, dist, t;
+    const uint8_t *ip = b->ip, *iend = b->iend;
+    uint32_t e;
+    int ret = CZ_OK;
+
+    if (b->over != 0)
+        return CZ_OK;
+#define CONSUME(n) (bb >>= (n), bl -= (n))
+#define REFILL_FAST()                                                        \
+    (bb |= cz_load64(ip) << bl, ip += (63u - bl) >> 3, bl |= 56u)
+    while (iend - ip >= FAST_IN_MARGIN && oend - op >= FAST_OUT_MARGIN) {
+        REFILL_FAST();
+        e = lt[bb & LMASK];
+        if (e & E_LITERAL) {
+            CONSUME(E_TOTAL(e));
+            *op++ = (uint8_t)E_VAL(e);
+            e = lt[bb & LMASK];
+            if (e & E_LITERAL) {
+                CONSUME(E_TOTAL(e));
+                *op++ = (uint8_t)E_VAL(e);
+                e = lt[bb & LMASK];
+                if (e & E_LITERAL) {
+                    CONSUME(E_TOTAL(e));
+                    *op++ = (uint8_t)E_VAL(e);
+                    continue;
+                }
+            }
+        }
+        if (e & E_SUBTABLE) {
+            CONSUME(CZ_LITLEN_TABLEBITS);
+            e = lt[E_VAL(e) + (bb & BITMASK(E_CW(e)))];
+            if (e & E_LITERAL) {
+                CONSUME(E_TOTAL(e));
+                *op++ = (uint8_t)E_VAL(e);
+                continue;
+            }
+        }
+        if (e & (E_EOB | E_INVALID)) {
+            CONSUME(E_TOTAL(e));
+            ret = (e & E_EOB) ? CZ_STREAM_END : CZ_ERR_INVALID_LITLEN;
+            break;
+        }
+        saved = bb;
+        t = E_TOTAL(e);
+        CONSUME(t);
+        len = E_VAL(e) + (unsigned)((saved & BITMASK(t)) >> E_CW(e));
+        if (bl < 28u)
+            REFILL_FAST();
+        e = dt[bb & DMASK];
+        if (e & E_SUBTABLE) {
+            CONSUME(CZ_DIST_TABLEBITS);
+            e = dt[E_VAL(e) + (bb & BITMASK(E_CW(e)))];
+        }
+        saved = bb;
+        t = E_TOTAL(e);
+        CONSUME(t);
+        if (e & E_INVALID) {
+            ret = CZ_ERR_INVALID_DIST;
+            break;
+        }
+        dist = E_VAL(e) + (unsigned)((saved & BITMASK(t)) >> E_CW(e));
+        if (dist > (size_t)(op - ostart)) {
+            ret = CZ_ERR_DIST_TOO_FAR;
+            break;
+        }
+        copy_match_fast(op, dist, len);
+        op += len;
+    }
+#undef CONSUME
+#undef REFILL_FAST
+    b->bb = bb;
+    b->bl = bl;
+    b->ip = ip;
+    *opp = op;
+    return ret;
+}
+
+/* Decides between "need more input"/"truncated" and a real error. */
+static int slow_fail(br *b, const br *cp, int err, int final_input)
+{
+    if (!br_overrun(b))
+        return err;
+    if (final_input)
+        return CZ_ERR_TRUNCATED;
+    *b = *cp;
+    return CZ_NEED_INPUT;
+}
+
+/* One symbol with full checks.  Returns CZ_OK to continue, CZ_STREAM_END at
+ * end of block, CZ_BUF_ERROR / CZ_NEED_INPUT (state rolled back) or an
+ * error. */
+static int huff_slow_symbol(const cz_icore *c, br *b, uint8_t **opp,
+                            const uint8_t *ostart, const uint8_t *oend,
+                            int final_input)
+{
+    br cp = *b;
+    uint8_t *op = *opp;
+    uint32_t e = br_lookup(b, c->litlen, CZ_LITLEN_TABLEBITS);
+    unsigned len, dist;
+    if (e & (E_EOB | E_INVALID)) {
+        br_drop(b, E_TOTAL(e));
+        if (br_overrun(b))
+            return slow_fail(b, &cp, 0, final_input);
+        return (e & E_EOB) ? CZ_STREAM_END : CZ_ERR_INVALID_LITLEN;
+    }
+    len = br_take(b, e);
+    if (e & E_LITERAL) {
+        if (br_overrun(b))
+            return slow_fail(b, &cp, 0, final_input);
+        if (op == oend) {
+            *b = cp;
+            return CZ_BUF_ERROR;
+        }
+        *op++ = (uint8_t)len;
+        *opp = op;
+        return CZ_OK;
+    }
+    e = br_lookup(b, c->dist, CZ_DIST_TABLEBITS);
+    dist = br_take(b, e);
+    if (br_overrun(b))
+        return slow_fail(b, &cp, 0, final_input);
+    if (e & E_INVALID)
+        return CZ_ERR_INVALID_DIST;
+    if (dist > (size_t)(op - ostart))
+        return CZ_ERR_DIST_TOO_FAR;
+    if (len > (size_t)(oend - op)) {
+        *b = cp;
+        return CZ_BUF_ERROR;
+    }
+    copy_match_slow(op, dist, len);
+    *opp = op + len;
+    return CZ_OK;
+}
+
+static int huff_block(cz_icore *c, br *b, uint8_t **opp, const uint8_t *ostart,
+                      const uint8_t *oend, int final_input)
+{
+    int r = huff_fast(c, b, opp, ostart, oend);
+    while (r == CZ_OK)
+        r = huff_slow_symbol(c, b, opp, ostart, oend, final_input);
+    if (r == CZ_STREAM_END) {
+        c->mode = c->final_block ? M_DONE : M_HEADER;
+        return CZ_OK;
+    }
+    return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* stored block data (section 3.2.4)                                   */
+
+static int copy_stored(cz_icore *c, br *b, uint8_t **opp, const uint8_t *oend,
+                       int final_input)
+{
+    size_t n = c->stored_left;
+    size_t in_avail = (size_t)(b->iend - b->ip);
+    size_t out_avail = (size_t)(oend - *opp);
+    assert(b->bl == 0 && b->over == 0);
+    if (n > in_avail)
+        n = in_avail;
+    if (n > out_avail)
+        n = out_avail;
+    memcpy(*opp, b->ip, n);
+    *opp += n;
+    b->ip += n;
+    c->stored_left -= (uint32_t)n;
+    if (c->stored_left == 0) {
+        c->mode = c->final_block ? M_DONE : M_HEADER;
+        return CZ_OK;
+    }
+    if (*opp == oend)
+        return CZ_BUF_ERROR;
+    return final_input ? CZ_ERR_TRUNCATED : CZ_NEED_INPUT;
+}
+
+/* ------------------------------------------------------------------ */
+/* driver                                                              */
+
+void cz_icore_init(cz_icore *c)
+{
+    c->mode = M_HEADER;
+    c->final_block = 0;
+    c->tables_fixed = 0;
+    c->bitoff = 0;
+    c->stored_left = 0;
+}
+
+static int header_step(cz_icore *c, br *b, int final_input)
+{
+    br cp = *b;
+    int r = read_block_header(c, b);
+    if (br_overrun(b)) {
+        c->mode = M_HEADER;
+        c->tables_fixed = 0; /* tables may be half rebuilt */
+        return slow_fail(b, &cp, r, final_input);
+    }
+    if (r == CZ_OK && c->mode == M_STORED)
+        br_unread(b);
+    if (r != CZ_OK)
+        c->mode = M_HEADER;
+    return r;
+}
+
+static void finish_io(cz_icore *c, cz_iio *io, const br *b, int r)
+{
+    uint64_t pos = br_pos(b);
+    if (r == CZ_STREAM_END) {
+        io->in_used = (size_t)((pos + 7u) / 8u);
+        c->bitoff = 0;
+    } else if (r >= 0) {
+        io->in_used = (size_t)(pos / 8u);
+        c->bitoff = (unsigned)(pos % 8u);
+    } else {
+        io->in_used = (size_t)(pos / 8u);
+        io->err_pos = pos > 0 ? (size_t)((pos - 1u) / 8u) : 0;
+        if (r == CZ_ERR_TRUNCATED || io->err_pos > io->in_len)
+            io->err_pos = io->in_len;
+    }
+    if (io->in_used > io->in_len)
+        io->in_used = io->in_len;
+}
+
+int cz_icore_run(cz_icore *c, cz_iio *io)
+{
+    br b;
+    uint8_t *op = io->out + io->out_pos;
+    const uint8_t *ostart = io->out, *oend = io->out + io->out_cap;
+    int r = CZ_OK;
+
+    assert(io->out_pos <= io->out_cap);
+    br_init(&b, io->in, io->in_len);
+    if (c->bitoff) {
+        br_refill(&b);
+        br_drop(&b, c->bitoff);
+    }
+    while (r == CZ_OK) {
+        switch (c->mode) {
+        case M_HEADER:
+            r = header_step(c, &b, io->final_input);
+            break;
+        case M_STORED:
+            r = copy_stored(c, &b, &op, oend, io->final_input);
+            break;
+        case M_HUFF:
+            r = huff_block(c, &b, &op, ostart, oend, io->final_input);
+            break;
+        default:
+            r = CZ_STREAM_END;
+            break;
+        }
+    }
+    io->out_pos = (size_t)(op - ostart);
+    finish_io(c, io, &b, r);
+    return r;
+}
