@@ -1,14 +1,17 @@
 """The compress benchmark corpus, built reproducibly from files every Debian machine has.
 
 Five kinds of data, any size from 1 KiB to 64 MiB:
-- ``text``: English prose, the license texts in ``/usr/share/common-licenses``;
+- ``text``: English prose: the license texts in ``/usr/share/common-licenses``, then the
+  packages' ``/usr/share/doc/*/copyright`` files (several MiB, so that sizes up to a few MiB
+  are not repetitions that long-window compressors would exploit);
 - ``source``: Python source code, the standard library under ``/usr/lib/python3*``;
 - ``binary``: ELF executables from ``/usr/bin``;
 - ``random``: incompressible bytes from a seeded generator;
 - ``repetitive``: log-like lines that differ in a few characters.
-File-based kinds concatenate their files in name order and repeat that material until the
-size is reached, so the same machine setup always yields the same bytes; the digests go into
-the run's fingerprint so runs on different material are never compared blindly.
+File-based kinds concatenate their distinct files in name order (at most 8 MiB) and repeat
+that material until the size is reached, so the same machine setup always yields the same
+bytes; the digests go into the run's fingerprint so runs on different material are never
+compared blindly.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ def _regular_files(patterns: list[str]) -> list[Path]:
     seen: set[str] = set()
     out = []
     for pattern in patterns:
-        for name in sorted(glob.glob(pattern)):
+        for name in sorted(glob.glob(pattern, recursive=True)):
             path = Path(name)
             real = os.path.realpath(path)
             if path.is_symlink() or not path.is_file() or real in seen:
@@ -40,14 +43,16 @@ def _regular_files(patterns: list[str]) -> list[Path]:
 
 
 def _concat(files: list[Path], accept=lambda head: True) -> bytes:  # noqa: ANN001
-    parts, total = [], 0
+    parts, total, seen = [], 0, set()
     for f in files:
         try:
             data = f.read_bytes()
         except OSError:
             continue
-        if not data or not accept(data[:4]):
+        digest = hashlib.sha256(data).digest()
+        if not data or not accept(data[:4]) or digest in seen:
             continue
+        seen.add(digest)
         parts.append(data)
         total += len(data)
         if total >= MATERIAL_LIMIT:
@@ -59,10 +64,11 @@ def _concat(files: list[Path], accept=lambda head: True) -> bytes:  # noqa: ANN0
 def material(kind: str) -> bytes:
     """The base material of a file-based kind (cached for the process)."""
     if kind == "text":
-        return _concat(_regular_files(["/usr/share/common-licenses/*"]))
+        return _concat(_regular_files(["/usr/share/common-licenses/*",
+                                       "/usr/share/doc/*/copyright"]))
     if kind == "source":
         stdlib = sysconfig.get_paths()["stdlib"]
-        return _concat(_regular_files(["/usr/lib/python3*/*.py", f"{stdlib}/*.py"]))
+        return _concat(_regular_files(["/usr/lib/python3*/**/*.py", f"{stdlib}/**/*.py"]))
     if kind == "binary":
         return _concat(_regular_files(["/usr/bin/*"]), accept=lambda h: h == b"\x7fELF")
     raise ValueError(f"no base material for kind {kind!r}")
