@@ -32,7 +32,7 @@ from lab.store.base import RunRecord, Sample, Store
 
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"reps": 3, "min_rounds": 3, "max_time": 0.03, "min_time": 0.0005},
-    "default": {"reps": 3, "min_rounds": 5, "max_time": 0.15, "min_time": 0.001},
+    "default": {"reps": 3, "min_rounds": 5, "max_time": 0.08, "min_time": 0.001},
     "full": {"reps": 5, "min_rounds": 5, "max_time": 0.3, "min_time": 0.002},
 }
 

@@ -153,3 +153,11 @@ def test_report_command_rebuilds_the_report_from_the_store(run_lab, lab_env) -> 
     assert (index.parent / "report.md").exists()
     bad = run_lab("report", "toy", "--run", "99")
     assert bad.code == 1 and "no run 99" in bad.err
+
+
+def test_bench_on_the_sanitized_flavor_preloads_its_runtime(run_lab) -> None:
+    res = run_lab("bench", "toy", "--quick", "--json", "--no-report", "--flavor", "debug",
+                  "--impl", "fast-again")
+    assert res.code == 0, res.err
+    ok = [r for r in res.json()["results"] if r["status"] == "ok"]
+    assert {r["impl"] for r in ok} == {"fast", "fast-again"}
