@@ -104,6 +104,19 @@ def run_item(benchmark: Any, index: int) -> None:
         emit({"event": "error", "index": index, "error": one_line(exc)})
 
 
+def close_objects() -> None:
+    """Release what implementations hold (servers started by ``load``, temporary folders):
+    every loaded object with a ``close()`` method gets it called once, in reverse order."""
+    for name, obj in reversed(list(STATE.objects.items())):
+        close = getattr(obj, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception as exc:  # noqa: BLE001 - one bad close must not hide others
+                print(f"lab: closing implementation {name!r} failed: {one_line(exc)}",
+                      file=sys.stderr)
+
+
 def pytest_args(test_file: Path, options: dict[str, Any]) -> list[str]:
     return [
         str(test_file), "-q", "-p", "no:cacheprovider", "-c", str(test_file.parent / "pytest.ini"),
@@ -132,7 +145,10 @@ def main(argv: list[str]) -> int:
             test_file = Path(tmp) / "test_lab_generated.py"
             test_file.write_text(TEST_MODULE)
             (Path(tmp) / "pytest.ini").write_text("[pytest]\n")
-            code = pytest.main(pytest_args(test_file, spec["options"]))
+            try:
+                code = pytest.main(pytest_args(test_file, spec["options"]))
+            finally:
+                close_objects()
     if code in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         return 0
     return int(code)

@@ -161,3 +161,10 @@ def test_bench_on_the_sanitized_flavor_preloads_its_runtime(run_lab) -> None:
     assert res.code == 0, res.err
     ok = [r for r in res.json()["results"] if r["status"] == "ok"]
     assert {r["impl"] for r in ok} == {"fast", "fast-again"}
+
+
+def test_loaded_implementations_are_closed_after_measuring(run_lab, tmp_path) -> None:
+    mark = tmp_path / "closed.txt"
+    res = run_lab("bench", "toy", "--quick", "--no-report", env={"TOY_CLOSE_MARK": str(mark)})
+    assert res.code == 0, res.err
+    assert sorted(mark.read_text().split("\n")[:-1]) == ["closed 1", "closed 1", "closed 3"]
