@@ -115,8 +115,9 @@ class Impl:
     server it started); it runs in the benchmark process, and when the object has a
     ``close()`` method the lab calls it once the measurements are over. ``requires`` lists
     what must be installed; when something is missing its rows are reported as skipped with
-    the install command. ``version()`` feeds the environment fingerprint. ``recipes`` names the system's build recipes it loads; the lab
-    builds them before measuring (and skips the impl when the system's toolchain is missing).
+    the install command. ``version()`` feeds the environment fingerprint. ``recipes`` names
+    the system's build recipes it loads; the lab builds them before measuring (and skips the
+    impl when the system's toolchain is missing).
     """
 
     name: str
