@@ -21,6 +21,14 @@ def params_key(params: dict[str, Any]) -> str:
     return ",".join(f"{k}={params[k]}" for k in sorted(params))
 
 
+def params_order(params: dict[str, Any]) -> tuple:
+    """Sort key for parameter sets: numbers numerically (1 KiB before 64 KiB), text as text."""
+    def typed(v: Any) -> tuple:
+        return (0, v, "") if isinstance(v, int | float) else (1, 0, str(v))
+
+    return tuple((k, typed(params[k])) for k in sorted(params))
+
+
 def _seed(*parts: str) -> int:
     return zlib.crc32("|".join(parts).encode())
 
@@ -65,7 +73,8 @@ def summarize(system: System, samples: list[Sample], notes: list[dict[str, Any]]
             results.append(_row(note["impl"], note["workload"], note["params"], metric,
                                 note["status"], note["note"], None))
     comparisons = _compare_all(system, results, summaries, flats)
-    results.sort(key=lambda r: (r["workload"], r["params_key"], r["metric"], r["impl"]))
+    results.sort(key=lambda r: (r["workload"], params_order(r["params"]), r["metric"],
+                                r["impl"]))
     return results, comparisons
 
 
@@ -100,5 +109,5 @@ def _compare_all(system: System, results: list[dict], summaries: dict[tuple, sta
             "ratio": c.ratio, "ci_low": c.ci_low, "ci_high": c.ci_high,
             "p_value": c.p_value, "verdict": c.verdict,
         })
-    out.sort(key=lambda c: (c["workload"], c["params_key"], c["metric"], c["impl"]))
+    out.sort(key=lambda c: (c["workload"], params_order(c["params"]), c["metric"], c["impl"]))
     return out

@@ -168,3 +168,10 @@ def test_loaded_implementations_are_closed_after_measuring(run_lab, tmp_path) ->
     res = run_lab("bench", "toy", "--quick", "--no-report", env={"TOY_CLOSE_MARK": str(mark)})
     assert res.code == 0, res.err
     assert sorted(mark.read_text().split("\n")[:-1]) == ["closed 1", "closed 1", "closed 3"]
+
+
+def test_parameter_sets_sort_numerically() -> None:
+    from lab.bench.summary import params_order
+
+    sets = [{"n": 16000, "c": "b"}, {"n": 4000, "c": "b"}, {"n": 1000, "c": "a"}]
+    assert sorted(sets, key=params_order) == [sets[2], sets[1], sets[0]]
