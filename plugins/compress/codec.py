@@ -46,6 +46,8 @@ _STREAM_END = 1
 _BUF_ERROR = 2
 _MIN_OUT = 16384
 _STREAM_CHUNK = 64 * 1024
+_SCRATCH = 128 * 1024  # one-shot outputs up to this size use pooled buffers
+_POOL_MAX = 4  # pooled scratch buffers kept per Codec
 
 
 class CompressError(ValueError):
@@ -94,7 +96,9 @@ class Codec:
     """Entry points of the native codec.
 
     ``ffi`` and ``lib`` are the cffi objects built from ``compress.h``.
-    Instances hold no mutable state and may be shared between threads.
+    Instances may be shared between threads: their only mutable state is a
+    small pool of scratch output buffers, each taken by one call at a time
+    (``list.pop``/``append`` are atomic) and returned when the call is done.
     """
 
     def __init__(self, ffi: Any, lib: Any) -> None:
@@ -102,6 +106,11 @@ class Codec:
         self._lib = lib
         # output buffers are overwritten by C, so skip zero-filling them
         self._alloc = ffi.new_allocator(should_clear_after_alloc=False)
+        self._pool: list[Any] = []  # free scratch buffers of _SCRATCH bytes
+        # bound once: attribute lookups on cffi objects cost per call
+        self._unpack = ffi.unpack
+        self._deflate_once = lib.cz_deflate_once
+        self._inflate_once = lib.cz_inflate_once
 
     # ------------------------------------------------------------ helpers
     def _error(self, status: int, pos: int | None, fmt: str) -> CompressError:
@@ -109,6 +118,24 @@ class Codec:
         text = self._ffi.string(self._lib.cz_strerror(status)).decode()
         where = f" at input byte {pos}" if pos is not None else ""
         return CompressError(f"{text}{where} ({fmt} stream)")
+
+    def _once(self, call: Any, src: Any, cap: int, *args: int) -> bytes | None:
+        """Run a ``cz_*_once`` call into a scratch (or fresh) buffer of ``cap``
+        bytes; return its output, or None when the full call must be made."""
+        if cap > _SCRATCH:
+            buf = self._alloc("char[]", cap)
+            n = call(src, len(src), buf, cap, *args)
+            return self._unpack(buf, n) if n >= 0 else None
+        pool = self._pool
+        try:
+            buf = pool.pop()
+        except IndexError:
+            buf = self._alloc("char[]", _SCRATCH)
+        n = call(src, len(src), buf, cap, *args)
+        out = self._unpack(buf, n) if n >= 0 else None
+        if len(pool) < _POOL_MAX:
+            pool.append(buf)
+        return out
 
     # ------------------------------------------------------------ one-shot
     def compress(self, data: bytes, level: int = 6, fmt: str = "zlib") -> bytes:
@@ -118,10 +145,25 @@ class Codec:
         of :data:`FORMATS`.  The result is decodable by Python's ``zlib``
         with the matching ``wbits``.
         """
-        code = _format_code(fmt)
-        _check_level(level)
+        code = _FORMAT_CODES.get(fmt) if type(fmt) is str else None
+        if code is None:
+            code = _format_code(fmt)
+        if type(level) is not int or not 0 <= level <= 9:
+            _check_level(level)
+        # bytes go to the `const char *` parameter without a copy
+        src = data if type(data) is bytes else self._ffi.from_buffer(data)
+        n = len(src)
+        # a cheap estimate of cz_deflate_bound; if it were ever too small the
+        # fast call fails and the full call below uses the real bound
+        cap = n + (n >> 11) + 160
+        out = self._once(self._deflate_once, src, cap, level, code)
+        if out is not None:
+            return out
+        return self._compress_full(src, level, code, fmt)
+
+    def _compress_full(self, src: Any, level: int, code: int, fmt: str) -> bytes:
         ffi, lib = self._ffi, self._lib
-        src = ffi.from_buffer("uint8_t[]", data)
+        src = ffi.from_buffer("uint8_t[]", src)
         n = len(src)
         cap = lib.cz_deflate_bound(n, code)
         out = self._alloc("uint8_t[]", cap)
@@ -147,8 +189,24 @@ class Codec:
         ``size_hint`` (the exact decompressed size) this takes a single C
         call; otherwise the output buffer grows geometrically.
         """
-        code = _format_code(fmt)
-        _check_max_output(max_output)
+        code = _FORMAT_CODES.get(fmt) if type(fmt) is str else None
+        if code is None:
+            code = _format_code(fmt)
+        if type(max_output) is not int or max_output < 0:
+            _check_max_output(max_output)
+        if size_hint is not None and size_hint >= 0:
+            # fast path: one call that succeeds only on a clean, complete
+            # stream fitting the hint; anything else is redone in full below
+            src = data if type(data) is bytes else self._ffi.from_buffer(data)
+            cap = size_hint if size_hint < max_output else max_output
+            out = self._once(self._inflate_once, src, cap, code)
+            if out is not None:
+                return out
+        return self._decompress_full(data, fmt, code, size_hint, max_output)
+
+    def _decompress_full(
+        self, data: bytes, fmt: str, code: int, size_hint: int | None, max_output: int
+    ) -> bytes:
         ffi, lib = self._ffi, self._lib
         src = ffi.from_buffer("uint8_t[]", data)
         n = len(src)

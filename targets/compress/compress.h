@@ -7,6 +7,11 @@
  *     supplied output buffer (see cz_deflate_bound());
  *   - streaming: cz_deflater_* / cz_inflater_* objects accept input in pieces
  *     and write output into caller buffers of any size.
+ * cz_deflate_once / cz_inflate_once are the one-shot calls reduced to plain
+ * arguments and one return value (the output length, or < 0 when the full
+ * call would not succeed cleanly), for bindings whose per-argument cost
+ * matters on small inputs (cffi: `char *` parameters accept bytes objects
+ * without a copy); callers repeat the full call to learn the status.
  *
  * Call chains (see each .c file's header for detail):
  *   cz_deflate  -> framing.c (header) -> lz77.c (matching) -> deflate.c
@@ -92,6 +97,11 @@ void cz_inflater_free(cz_inflater *s);
 
 uint32_t cz_adler32(uint32_t adler, const uint8_t *buf, size_t len);
 uint32_t cz_crc32(uint32_t crc, const uint8_t *buf, size_t len);
+
+int64_t cz_deflate_once(const char *in, size_t in_len, char *out,
+                        size_t out_cap, int level, int format);
+int64_t cz_inflate_once(const char *in, size_t in_len, char *out,
+                        size_t out_cap, int format);
 /* LAB-CDEF-END */
 
 #ifdef __cplusplus

@@ -183,9 +183,10 @@ int cz_trailer_check(int format, const uint8_t *tr, uint32_t check,
 typedef struct cz_icore {
     int mode;            /* see inflate.c */
     int final_block;     /* BFINAL of the current block */
-    int tables_fixed;    /* tables currently hold the fixed code */
     unsigned bitoff;     /* bits of in[0] already consumed at next entry */
     uint32_t stored_left;
+    const uint32_t *lt;  /* current block's tables: litlen/dist below, or */
+    const uint32_t *dt;  /* the shared fixed-code tables (inflate.c) */
     uint32_t litlen[CZ_LITLEN_ENOUGH];
     uint32_t dist[CZ_DIST_ENOUGH];
 } cz_icore;

@@ -67,13 +67,19 @@ static uint64_t stored_cost(size_t raw_len)
 /* ------------------------------------------------------------------ */
 /* code construction and costs                                         */
 
-static void fixed_codes(code_set *cs)
+/* The fixed code's lengths (section 3.2.6); its codes are only made when
+ * the block is written with it (fixed_codes). */
+static void fixed_lengths(code_set *cs)
 {
     memset(cs->llen, 8, 144);
     memset(cs->llen + 144, 9, 112);
     memset(cs->llen + 256, 7, 24);
     memset(cs->llen + 280, 8, 8);
     memset(cs->dlen, 5, CZ_NUM_DIST);
+}
+
+static void fixed_codes(code_set *cs)
+{
     cz_huff_codes(cs->llen, CZ_NUM_LITLEN, cs->lcode);
     cz_huff_codes(cs->dlen, CZ_NUM_DIST, cs->dcode);
 }
@@ -268,9 +274,7 @@ void cz_emit_block(cz_bitw *bw, const cz_lz *lz, const uint8_t *raw,
     dyn.llen[286] = dyn.llen[287] = 0;
     cz_huff_lengths(lz->dfreq, 30, CZ_MAX_CODELEN, dyn.dlen);
     dyn.dlen[30] = dyn.dlen[31] = 0;
-    cz_huff_codes(dyn.llen, CZ_NUM_LITLEN, dyn.lcode);
-    cz_huff_codes(dyn.dlen, CZ_NUM_DIST, dyn.dcode);
-    fixed_codes(&fix);
+    fixed_lengths(&fix);
 
     extra = extra_bits_cost(lfreq, lz->dfreq);
     dyn_bits = build_header(&hdr, &dyn) + code_cost(&dyn, lfreq, lz->dfreq);
@@ -279,9 +283,12 @@ void cz_emit_block(cz_bitw *bw, const cz_lz *lz, const uint8_t *raw,
     if (st_bits <= dyn_bits + extra && st_bits <= fix_bits + extra) {
         cz_emit_stored(bw, raw, raw_len, final);
     } else if (fix_bits <= dyn_bits) {
+        fixed_codes(&fix);
         cz_bw_put_flush(bw, (uint64_t)(final ? 1u : 0u) | (1u << 1), 3);
         write_symbols(bw, lz->syms, lz->nsyms, &fix);
     } else {
+        cz_huff_codes(dyn.llen, CZ_NUM_LITLEN, dyn.lcode);
+        cz_huff_codes(dyn.dlen, CZ_NUM_DIST, dyn.dcode);
         write_header(bw, &hdr, final);
         write_symbols(bw, lz->syms, lz->nsyms, &dyn);
     }

@@ -17,8 +17,6 @@
  *
  * Call chain: deflate.c cz_emit_block -> build_code -> here.
  */
-#include <stdlib.h>
-
 #include "cz_internal.h"
 
 #define MAXSYMS 320u
@@ -68,10 +66,35 @@ static void min_redundancy(uint32_t *a, unsigned n)
     }
 }
 
-static int cmp_u64(const void *x, const void *y)
+/* Sorts keys (frequency << 16 | symbol, made in symbol order) ascending:
+ * a stable LSD radix sort on the frequency, 8 bits per pass and only as
+ * many passes as the largest frequency needs -- one or two for a block --
+ * which gives exactly the order of a full comparison sort on the keys. */
+static void sort_keys(uint64_t *a, unsigned n)
 {
-    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-    return (a > b) - (a < b);
+    uint64_t tmp[MAXSYMS], *src = a, *dst = tmp, *t;
+    uint64_t maxkey = 0;
+    unsigned i, shift;
+    assert(n <= MAXSYMS);
+    for (i = 0; i < n; i++)
+        maxkey = a[i] > maxkey ? a[i] : maxkey;
+    for (shift = 16; shift < 64 && (maxkey >> shift) != 0; shift += 8) {
+        unsigned count[256] = {0}, sum = 0;
+        for (i = 0; i < n; i++)
+            count[(src[i] >> shift) & 0xffu]++;
+        for (i = 0; i < 256; i++) {
+            unsigned c = count[i];
+            count[i] = sum;
+            sum += c;
+        }
+        for (i = 0; i < n; i++)
+            dst[count[(src[i] >> shift) & 0xffu]++] = src[i];
+        t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
 }
 
 /* Clamp a length histogram to maxlen and restore the Kraft equality. */
@@ -116,7 +139,7 @@ void cz_huff_lengths(const uint32_t *freq, unsigned n, unsigned maxlen,
     for (i = 0; m < 2; i++)
         if (freq[i] == 0)
             keyed[m++] = i; /* frequency 0 sorts first */
-    qsort(keyed, m, sizeof keyed[0], cmp_u64);
+    sort_keys(keyed, m);
     for (i = 0; i < m; i++)
         a[i] = (uint32_t)(keyed[i] >> 16);
     min_redundancy(a, m);
@@ -138,14 +161,16 @@ void cz_huff_lengths(const uint32_t *freq, unsigned n, unsigned maxlen,
     assert(k == m);
 }
 
+/* The low len bits of code, reversed (len <= 16), without a bit loop. */
 static unsigned reverse_bits(unsigned code, unsigned len)
 {
-    unsigned r = 0;
-    while (len--) {
-        r = (r << 1) | (code & 1u);
-        code >>= 1;
-    }
-    return r;
+    unsigned r = code & 0xffffu;
+    assert(len <= 16);
+    r = ((r & 0x5555u) << 1) | ((r >> 1) & 0x5555u);
+    r = ((r & 0x3333u) << 2) | ((r >> 2) & 0x3333u);
+    r = ((r & 0x0f0fu) << 4) | ((r >> 4) & 0x0f0fu);
+    r = ((r & 0x00ffu) << 8) | ((r >> 8) & 0x00ffu);
+    return r >> (16u - len);
 }
 
 void cz_huff_codes(const uint8_t *lens, unsigned n, uint16_t *codes)

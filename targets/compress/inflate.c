@@ -16,9 +16,14 @@
  *     length base or distance base), flags, the codeword length and the total
  *     number of bits including extra bits, so one shift consumes a codeword
  *     and its extra bits together.
- *   - a fast loop, used while at least 16 input bytes and 306 output bytes
- *     remain, that decodes up to three literals per refill and copies matches
- *     eight bytes at a time; and a careful slow loop for buffer ends.
+ *   - a fast loop, used while at least 16 input bytes remain and each
+ *     symbol's output (plus 16 bytes of copy overshoot) fits, that decodes
+ *     up to three literals per refill and copies matches 8 or 16 bytes at a
+ *     time; and a careful slow loop for buffer ends.
+ *   - decode tables are built libdeflate-style (canonical codewords made
+ *     directly as bit-reversed indices, the primary table widened by
+ *     doubling copies), which matters for small inputs where building the
+ *     tables costs as much as decoding.
  *   - code-length validation as zlib: over-subscribed codes are rejected;
  *     incomplete codes only when they are a single 1-bit code (or the empty
  *     distance code); the end-of-block code must be present.
@@ -32,6 +37,8 @@
  *   -> cz_icore_run -> read_block_header -> read_dynamic -> build_table
  *                   -> huff_block (fast loop, slow loop) / copy_stored
  */
+#include <threads.h>
+
 #include "cz_internal.h"
 
 enum { M_HEADER = 0, M_STORED = 1, M_HUFF = 2, M_DONE = 3 };
@@ -51,7 +58,8 @@ enum { M_HEADER = 0, M_STORED = 1, M_HUFF = 2, M_DONE = 3 };
 #define CL_TABLEBITS 7u
 
 #define FAST_IN_MARGIN 16
-#define FAST_OUT_MARGIN ((ptrdiff_t)CZ_MAX_MATCH + 48)
+#define FAST_OUT_MARGIN 8      /* >= the 3 literals of one iteration */
+#define FAST_COPY_SLACK 16u    /* copy_match_fast writes < 16 bytes past */
 
 static const uint8_t clen_order[CZ_NUM_CODELEN] = {
     16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
@@ -81,6 +89,12 @@ static void br_init(br *b, const uint8_t *in, size_t len)
 
 static inline void br_refill(br *b)
 {
+    if (b->iend - b->ip >= 8) { /* whole bytes up to 56..63 bits at once */
+        b->bb |= cz_load64(b->ip) << b->bl;
+        b->ip += (63u - b->bl) >> 3;
+        b->bl |= 56u;
+        return;
+    }
     while (b->bl < 56) {
         uint64_t v = 0;
         if (b->ip < b->iend)
@@ -159,14 +173,27 @@ static void br_unread(br *b)
 /* ------------------------------------------------------------------ */
 /* decode table construction                                           */
 
-static unsigned reverse_bits(unsigned code, unsigned len)
+/* Index of the highest set bit of v (v != 0). */
+static inline unsigned bsr32(uint32_t v)
 {
+    assert(v != 0);
+#if defined(__GNUC__)
+    return 31u - (unsigned)__builtin_clz(v);
+#else
     unsigned r = 0;
-    while (len--) {
-        r = (r << 1) | (code & 1u);
-        code >>= 1;
-    }
+    while (v >>= 1)
+        r++;
     return r;
+#endif
+}
+
+/* The next codeword of the same length in canonical order, for codewords
+ * held bit-reversed (as table indices): set the highest clear bit of the
+ * len-bit value, clear the bits above it. */
+static inline unsigned next_reversed(unsigned cw, unsigned len)
+{
+    unsigned bit = 1u << bsr32(cw ^ ((1u << len) - 1u));
+    return (cw & (bit - 1u)) | bit;
 }
 
 /* Kraft check: 0 complete, > 0 incomplete, error if over-subscribed. */
@@ -186,23 +213,6 @@ static int check_kraft(const unsigned *count, unsigned *maxlen, int *left)
     return CZ_OK;
 }
 
-/* Size (in index bits) of the subtable for a new root prefix whose first
- * code has length len, given the codes not yet placed (zlib's method). */
-static unsigned subtable_bits(const unsigned *remaining, unsigned len,
-                              unsigned tbits, unsigned maxlen)
-{
-    unsigned sb = len - tbits;
-    int left = 1 << sb;
-    while (sb + tbits < maxlen) {
-        left -= (int)remaining[sb + tbits];
-        if (left <= 0)
-            break;
-        sb++;
-        left <<= 1;
-    }
-    return sb;
-}
-
 static void fill(uint32_t *t, unsigned start, unsigned size, unsigned step,
                  uint32_t e)
 {
@@ -211,67 +221,147 @@ static void fill(uint32_t *t, unsigned start, unsigned size, unsigned step,
         t[i] = e;
 }
 
+/* Doubles the filled part of the primary table from 1 << from to
+ * 1 << to entries: codewords shorter than the index width repeat. */
+static void grow_table(uint32_t *table, unsigned from, unsigned to)
+{
+    for (; from < to; from++)
+        memcpy(table + (1u << from), table, sizeof *table << from);
+}
+
+/* Fills the subtables for the codewords of length > tbits, starting at
+ * codeword cw (bit-reversed) of length len with cnt codes of that length
+ * left; sorted[] continues with their symbols.  The code is complete. */
+static int build_subtables(uint32_t *table, unsigned tbits, unsigned cap,
+                           const unsigned *count, const uint16_t *sorted,
+                           const uint32_t *tmpl, unsigned cw, unsigned len,
+                           unsigned cnt)
+{
+    unsigned next_free = 1u << tbits, prefix = ~0u, sub_start = 0;
+    unsigned tmask = (1u << tbits) - 1u;
+    for (;;) {
+        unsigned sl = len - tbits, i;
+        uint32_t e;
+        if ((cw & tmask) != prefix) {
+            /* a new subtable, as large as the codes under this prefix
+             * need (zlib's method): grow while the codespace is not full */
+            unsigned sub_bits = sl, used = cnt;
+            while (used < (1u << sub_bits)) {
+                sub_bits++;
+                used = (used << 1) + count[tbits + sub_bits];
+            }
+            prefix = cw & tmask;
+            sub_start = next_free;
+            next_free += 1u << sub_bits;
+            if (next_free > cap)
+                return CZ_ERR_OVERSUBSCRIBED; /* cannot happen */
+            table[prefix] = ((uint32_t)sub_start << 16) | E_SUBTABLE |
+                            (sub_bits << 8) | tbits;
+        }
+        e = tmpl[*sorted++] + (sl << 8) + sl;
+        for (i = sub_start + (cw >> tbits); i < next_free; i += 1u << sl)
+            table[i] = e;
+        if (cw == (1u << len) - 1u)
+            return CZ_OK; /* the all-ones codeword is the last */
+        cw = next_reversed(cw, len);
+        for (cnt--; cnt == 0; cnt = count[++len])
+            ;
+    }
+}
+
+/*
+ * Complete code: codewords are generated in canonical order directly as
+ * bit-reversed table indices (libdeflate's method).  Each length's entries
+ * are written once into a table as wide as that length, which is then
+ * doubled by copying before the next length, so the primary table costs
+ * one memcpy per length instead of a strided fill per symbol.
+ */
+static int build_complete(uint32_t *table, unsigned tbits, unsigned cap,
+                          const unsigned *count, const uint16_t *sorted,
+                          const uint32_t *tmpl)
+{
+    unsigned len = 1, cw = 0, cnt;
+    while ((cnt = count[len]) == 0)
+        len++;
+    if (len > tbits)
+        return build_subtables(table, tbits, cap, count, sorted, tmpl, 0,
+                               len, cnt);
+    for (;;) {
+        do {
+            table[cw] = tmpl[*sorted++] + (len << 8) + len;
+            if (cw == (1u << len) - 1u) {
+                grow_table(table, len, tbits);
+                return CZ_OK;
+            }
+            cw = next_reversed(cw, len);
+        } while (--cnt);
+        do {
+            len++;
+            if (len <= tbits)
+                grow_table(table, len - 1u, len);
+        } while ((cnt = count[len]) == 0);
+        if (len > tbits)
+            return build_subtables(table, tbits, cap, count, sorted, tmpl,
+                                   cw, len, cnt);
+    }
+}
+
+/* count[len] = number of lens[0..n) equal to len (count[0] = 0); four
+ * histograms so runs of equal lengths do not serialise on one counter. */
+static void count_lengths(const uint8_t *lens, unsigned n, unsigned *count)
+{
+    unsigned h[4][16] = {{0}}, i;
+    for (i = 0; i + 4 <= n; i += 4) {
+        h[0][lens[i]]++;
+        h[1][lens[i + 1]]++;
+        h[2][lens[i + 2]]++;
+        h[3][lens[i + 3]]++;
+    }
+    for (; i < n; i++)
+        h[0][lens[i]]++;
+    for (i = 0; i < 16; i++)
+        count[i] = h[0][i] + h[1][i] + h[2][i] + h[3][i];
+    count[0] = 0;
+}
+
 /*
  * Builds the decode table for code lengths lens[0..n) (each <= 15).  tmpl[s]
  * is symbol s's entry less its codeword length fields.  Invalid entries
- * (unused codes) are only possible for the permitted incomplete codes.
+ * (unused codes) are only possible for the permitted incomplete codes: an
+ * empty code or a single 1-bit codeword (zlib's rule).
  */
 static int build_table(uint32_t *table, unsigned tbits, unsigned cap,
                        const uint8_t *lens, unsigned n, const uint32_t *tmpl,
                        int incomplete_ok)
 {
-    unsigned count[16] = {0}, offs[16], remaining[16];
+    unsigned count[16] = {0}, offs[16];
     uint16_t sorted[CZ_NUM_LITLEN];
-    unsigned i, len, maxlen, code = 0, k = 0;
-    unsigned next_free = 1u << tbits, cur_prefix = ~0u, sub_start = 0;
-    unsigned sub_bits = 0;
+    unsigned i, len, maxlen;
     int left, r;
 
-    assert(n <= CZ_NUM_LITLEN && cap >= next_free);
-    for (i = 0; i < n; i++)
-        count[lens[i]]++;
-    count[0] = 0;
+    assert(n <= CZ_NUM_LITLEN && cap >= (1u << tbits));
+    count_lengths(lens, n, count);
     r = check_kraft(count, &maxlen, &left);
     if (r != CZ_OK)
         return r;
-    if (left > 0) {
-        if (!incomplete_ok || maxlen > 1)
-            return CZ_ERR_INCOMPLETE;
-        fill(table, 0, 1u << tbits, 1, E_INVALID | tbits);
-    }
     offs[1] = 0;
     for (len = 1; len < CZ_MAX_CODELEN; len++)
         offs[len + 1] = offs[len] + count[len];
-    for (i = 0; i < n; i++)
-        if (lens[i])
-            sorted[offs[lens[i]]++] = (uint16_t)i;
-    memcpy(remaining, count, sizeof remaining);
-    for (len = 1; len <= maxlen; len++, code <<= 1) {
-        for (i = 0; i < count[len]; i++, code++) {
-            unsigned sym = sorted[k++];
-            unsigned rev = reverse_bits(code, len);
-            if (len <= tbits) {
-                fill(table, rev, 1u << tbits, 1u << len,
-                     tmpl[sym] + (len << 8) + len);
-            } else {
-                unsigned prefix = rev & ((1u << tbits) - 1u);
-                unsigned sl = len - tbits;
-                if (prefix != cur_prefix) {
-                    sub_bits = subtable_bits(remaining, len, tbits, maxlen);
-                    sub_start = next_free;
-                    next_free += 1u << sub_bits;
-                    if (next_free > cap)
-                        return CZ_ERR_OVERSUBSCRIBED; /* cannot happen */
-                    cur_prefix = prefix;
-                    table[prefix] = ((uint32_t)sub_start << 16) | E_SUBTABLE |
-                                    (sub_bits << 8) | tbits;
-                }
-                fill(table + sub_start, rev >> tbits, 1u << sub_bits,
-                     1u << sl, tmpl[sym] + (sl << 8) + sl);
-            }
-            remaining[len]--;
-        }
+    for (i = 0; i < n;) { /* runs of equal lengths keep offs[] in a register */
+        unsigned v = lens[i], o = v ? offs[v] : 0;
+        for (; i < n && lens[i] == v; i++)
+            if (v)
+                sorted[o++] = (uint16_t)i;
+        if (v)
+            offs[v] = o;
     }
+    if (left == 0)
+        return build_complete(table, tbits, cap, count, sorted, tmpl);
+    if (!incomplete_ok || maxlen > 1)
+        return CZ_ERR_INCOMPLETE;
+    fill(table, 0, 1u << tbits, 1, E_INVALID | tbits);
+    if (count[1]) /* the single codeword 0 */
+        fill(table, 0, 1u << tbits, 2, tmpl[sorted[0]] + (1u << 8) + 1u);
     return CZ_OK;
 }
 
@@ -309,19 +399,39 @@ static int build_main_tables(cz_icore *c, const uint8_t *lens, unsigned nlit,
                        lens + nlit, ndist, tmpl, 1);
 }
 
-static int build_fixed(cz_icore *c)
+/* The fixed code's tables (section 3.2.6) are the same for every stream:
+ * built once per process (C11 call_once) and shared read-only, so a small
+ * fixed-code stream does not pay for building them. */
+static uint32_t fixed_litlen[CZ_LITLEN_ENOUGH];
+static uint32_t fixed_dist[CZ_DIST_ENOUGH];
+static once_flag fixed_once = ONCE_FLAG_INIT;
+
+static void build_fixed_once(void)
 {
     uint8_t lens[CZ_NUM_LITLEN + CZ_NUM_DIST];
+    uint32_t tmpl[CZ_NUM_LITLEN];
     int r;
     memset(lens, 8, 144);
     memset(lens + 144, 9, 112);
     memset(lens + 256, 7, 24);
     memset(lens + 280, 8, 8);
     memset(lens + CZ_NUM_LITLEN, 5, CZ_NUM_DIST);
-    r = build_main_tables(c, lens, CZ_NUM_LITLEN, CZ_NUM_DIST);
+    litlen_templates(tmpl);
+    r = build_table(fixed_litlen, CZ_LITLEN_TABLEBITS, CZ_LITLEN_ENOUGH, lens,
+                    CZ_NUM_LITLEN, tmpl, 1);
     assert(r == CZ_OK);
-    c->tables_fixed = 1;
-    return r;
+    dist_templates(tmpl);
+    r = build_table(fixed_dist, CZ_DIST_TABLEBITS, CZ_DIST_ENOUGH,
+                    lens + CZ_NUM_LITLEN, CZ_NUM_DIST, tmpl, 1);
+    assert(r == CZ_OK);
+    (void)r;
+}
+
+static void use_fixed(cz_icore *c)
+{
+    call_once(&fixed_once, build_fixed_once);
+    c->lt = fixed_litlen;
+    c->dt = fixed_dist;
 }
 
 /* ------------------------------------------------------------------ */
@@ -390,7 +500,8 @@ static int read_dynamic(cz_icore *c, br *b)
         return r;
     if (lens[CZ_END_BLOCK] == 0)
         return CZ_ERR_MISSING_EOB;
-    c->tables_fixed = 0;
+    c->lt = c->litlen;
+    c->dt = c->dist;
     return build_main_tables(c, lens, nlit, ndist);
 }
 
@@ -417,8 +528,7 @@ static int read_block_header(cz_icore *c, br *b)
         c->mode = M_STORED;
         break;
     case 1:
-        if (!c->tables_fixed)
-            r = build_fixed(c);
+        use_fixed(c);
         c->mode = M_HUFF;
         break;
     case 2:
@@ -478,16 +588,18 @@ static void copy_match_slow(uint8_t *op, unsigned dist, unsigned len)
 /*
  * Fast loop: requires FAST_IN_MARGIN input and FAST_OUT_MARGIN output bytes
  * at the top of every iteration, so neither bounds nor overrun checks are
- * needed inside.  Returns CZ_OK when it must hand over to the slow loop,
+ * needed for literals; a match is taken only if its length plus the copy's
+ * overshoot fits the output, else the symbol is undone (no input was loaded
+ * since its start) and the slow loop finishes the last few bytes.  Returns CZ_OK when it must hand over to the slow loop,
  * CZ_STREAM_END at the end of block, or an error.
  */
 static int huff_fast(const cz_icore *c, br *b, uint8_t **opp,
                      const uint8_t *ostart, const uint8_t *oend)
 {
-    const uint32_t *lt = c->litlen, *dt = c->dist;
+    const uint32_t *lt = c->lt, *dt = c->dt;
     uint8_t *op = *opp;
-    uint64_t bb = b->bb, saved;
-    unsigned bl = b->bl, len, dist, t;
+    uint64_t bb = b->bb, saved, sym_bb;
+    unsigned bl = b->bl, len, dist, t, sym_bl;
     const uint8_t *ip = b->ip, *iend = b->iend;
     uint32_t e;
     int ret = CZ_OK;
@@ -515,6 +627,8 @@ static int huff_fast(const cz_icore *c, br *b, uint8_t **opp,
                 }
             }
         }
+        sym_bb = bb; /* the symbol's start, to hand it to the slow loop */
+        sym_bl = bl;
         if (e & E_SUBTABLE) {
             CONSUME(CZ_LITLEN_TABLEBITS);
             e = lt[E_VAL(e) + (bb & BITMASK(E_CW(e)))];
@@ -531,8 +645,13 @@ static int huff_fast(const cz_icore *c, br *b, uint8_t **opp,
         }
         saved = bb;
         t = E_TOTAL(e);
-        CONSUME(t);
         len = E_VAL(e) + (unsigned)((saved & BITMASK(t)) >> E_CW(e));
+        if ((size_t)(oend - op) < len + FAST_COPY_SLACK) {
+            bb = sym_bb; /* no room for a fast copy: undo, go slow */
+            bl = sym_bl;
+            break;
+        }
+        CONSUME(t);
         if (bl < 28u)
             REFILL_FAST();
         e = dt[bb & DMASK];
@@ -584,7 +703,7 @@ static int huff_slow_symbol(const cz_icore *c, br *b, uint8_t **opp,
 {
     br cp = *b;
     uint8_t *op = *opp;
-    uint32_t e = br_lookup(b, c->litlen, CZ_LITLEN_TABLEBITS);
+    uint32_t e = br_lookup(b, c->lt, CZ_LITLEN_TABLEBITS);
     unsigned len, dist;
     if (e & (E_EOB | E_INVALID)) {
         br_drop(b, E_TOTAL(e));
@@ -604,7 +723,7 @@ static int huff_slow_symbol(const cz_icore *c, br *b, uint8_t **opp,
         *opp = op;
         return CZ_OK;
     }
-    e = br_lookup(b, c->dist, CZ_DIST_TABLEBITS);
+    e = br_lookup(b, c->dt, CZ_DIST_TABLEBITS);
     dist = br_take(b, e);
     if (br_overrun(b))
         return slow_fail(b, &cp, 0, final_input);
@@ -668,7 +787,8 @@ void cz_icore_init(cz_icore *c)
 {
     c->mode = M_HEADER;
     c->final_block = 0;
-    c->tables_fixed = 0;
+    c->lt = c->litlen;
+    c->dt = c->dist;
     c->bitoff = 0;
     c->stored_left = 0;
 }
@@ -678,8 +798,7 @@ static int header_step(cz_icore *c, br *b, int final_input)
     br cp = *b;
     int r = read_block_header(c, b);
     if (br_overrun(b)) {
-        c->mode = M_HEADER;
-        c->tables_fixed = 0; /* tables may be half rebuilt */
+        c->mode = M_HEADER; /* the header is read again, tables rebuilt */
         return slow_fail(b, &cp, r, final_input);
     }
     if (r == CZ_OK && c->mode == M_STORED)

@@ -18,6 +18,11 @@
  * bytes decoded and *in_used = the input consumed so far (a hint for sizing
  * the retry); callers retry with a larger buffer.
  *
+ * cz_deflate_once / cz_inflate_once wrap the two with no out-parameters:
+ * they return the output length on success (for inflate: a clean CZ_OK
+ * with no trailing input) and -1 otherwise, so a binding needs one foreign
+ * call for the common case and repeats the full call only to report why.
+ *
  * Call chain: codec.py -> cz_deflate -> cz_header_write, cz_lz_run,
  * cz_emit_block, cz_trailer_write;  codec.py -> cz_inflate -> cz_hdr_feed,
  * cz_icore_run, cz_check_update, cz_trailer_check.
@@ -194,4 +199,29 @@ int cz_inflate(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_cap,
     if (err_pos)
         *err_pos = r < 0 ? epos : 0;
     return r;
+}
+
+/* ------------------------------------------------------------------ */
+
+int64_t cz_deflate_once(const char *in, size_t in_len, char *out,
+                        size_t out_cap, int level, int format)
+{
+    size_t out_len = 0;
+    int r = cz_deflate((const uint8_t *)in, in_len, (uint8_t *)out, out_cap,
+                       &out_len, level, format);
+    if (r != CZ_OK || (uint64_t)out_len > (uint64_t)INT64_MAX)
+        return -1;
+    return (int64_t)out_len;
+}
+
+int64_t cz_inflate_once(const char *in, size_t in_len, char *out,
+                        size_t out_cap, int format)
+{
+    size_t out_len = 0, used = 0, epos = 0;
+    int r = cz_inflate((const uint8_t *)in, in_len, (uint8_t *)out, out_cap,
+                       &out_len, &used, &epos, format);
+    if (r != CZ_OK || used != in_len ||
+        (uint64_t)out_len > (uint64_t)INT64_MAX)
+        return -1;
+    return (int64_t)out_len;
 }
