@@ -32,7 +32,7 @@ apt_install() {
 
 # pip, quietly: the machine's pip configuration may warn about absent local indexes.
 pip_() {
-    "$VENV/bin/pip" "$@" 2>&1 | { grep -v -e '^WARNING: Location' || true; }
+    PYTHONWARNINGS=ignore "$VENV/bin/pip" "$@" 2>&1 | { grep -v -e '^WARNING: Location' || true; }
     return "${PIPESTATUS[0]}"
 }
 
