@@ -76,3 +76,19 @@ def test_doctor_print_missing_lists_declared_packages(run_lab) -> None:
     res = run_lab("doctor", "--print-missing", "pip")
     assert res.code == 0
     assert "lab-no-such-module" in res.out.split()
+
+
+def test_plugins_add_flavors_and_commands(run_lab) -> None:
+    res = run_lab("toy-hello")
+    assert res.code == 0 and res.out == "hello from the toy plugin\n"
+    built = run_lab("build", "toy", "--flavor", "o1")
+    assert built.code == 0, built.err
+    assert "toy/toy [o1]:" in built.out and "/o1/" in built.out
+
+
+def test_param_override_selects_declared_values(run_lab) -> None:
+    res = run_lab("bench", "toy", "--quick", "--json", "--no-report", "--impl", "fast",
+                  "--param", "n=1000,16000")
+    assert res.code == 0, res.err
+    sizes = {r["params"]["n"] for r in res.json()["results"] if r["status"] == "ok"}
+    assert sizes == {1000, 16000}
