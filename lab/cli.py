@@ -24,9 +24,8 @@ def make_cli() -> click.Group:
     def cli() -> None:
         """Build, benchmark and compare low-level systems; fuzz, profile and report on them."""
 
-    for group in get_host().hook.lab_register_commands():
-        for command in group or []:
-            cli.add_command(command)
+    for command in get_host().collect("lab_register_commands"):
+        cli.add_command(command)
     return cli
 
 

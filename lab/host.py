@@ -18,6 +18,7 @@ import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pluggy
 
@@ -61,6 +62,26 @@ class Host:
         if self._systems is None:
             self._systems = self._collect_systems()
         return self._systems
+
+    def collect(self, hook: str, **kwargs: Any) -> list[Any]:
+        """Call every implementation of a registration hook on its own, flattening list
+        results; an implementation that raises becomes a problem of its plugin, once."""
+        out: list[Any] = []
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            try:
+                result = impl.function(**kwargs)
+            except Exception as exc:  # noqa: BLE001 - a plugin bug must not stop the lab
+                problem = PluginProblem(impl.plugin_name,
+                                        self.sources.get(impl.plugin_name, impl.plugin_name),
+                                        f"{hook}: {_one_line(exc)}")
+                if problem not in self.problems:
+                    self.problems.append(problem)
+                continue
+            if isinstance(result, list | tuple):
+                out.extend(result)
+            elif result is not None:
+                out.append(result)
+        return out
 
     def _collect_systems(self) -> dict[str, System]:
         found: dict[str, System] = {}

@@ -249,8 +249,8 @@ def _expand(notes: list[dict[str, Any]], plan: Plan) -> list[dict[str, Any]]:
 
 def fingerprint_for(system: System) -> tuple[dict[str, Any], str]:
     extra: dict[str, Any] = {}
-    for part in get_host().hook.lab_fingerprint_extra(system=system):
-        extra.update(part or {})
+    for part in get_host().collect("lab_fingerprint_extra", system=system):
+        extra.update(part)
     return fingerprint(extra)
 
 

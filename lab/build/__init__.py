@@ -27,17 +27,15 @@ def _host():  # noqa: ANN202 - avoid importing host at module import (cycle)
 def flavors() -> dict[str, Flavor]:
     """Every registered flavor by name."""
     out: dict[str, Flavor] = {}
-    for group in _host().hook.lab_register_flavors():
-        for flavor in group or []:
-            out.setdefault(flavor.name, flavor)
+    for flavor in _host().collect("lab_register_flavors"):
+        out.setdefault(flavor.name, flavor)
     return out
 
 
 def builders() -> dict[str, Builder]:
     out: dict[str, Builder] = {}
-    for group in _host().hook.lab_register_builders():
-        for builder in group or []:
-            out.setdefault(builder.kind, builder)
+    for builder in _host().collect("lab_register_builders"):
+        out.setdefault(builder.kind, builder)
     return out
 
 

@@ -70,7 +70,7 @@ def list_cmd(as_json: bool) -> None:
                    f"impls {len(refs)}/{len(s['implementations'])} present  toolchain {tool}")
         click.echo(f"{'':<12} {s['description']}  [{s['source']}]")
     for p in problems:
-        click.echo(f"plugin {p['plugin']} not loaded: {p['reason']}  [{p['source']}]", err=True)
+        click.echo(f"plugin {p['plugin']}: {p['reason']}  [{p['source']}]", err=True)
 
 
 @click.command("info")
@@ -126,7 +126,7 @@ def doctor_cmd(system: str | None, print_missing: str | None) -> None:
     for who, req, why in missing:
         click.echo(f"{who}: {why}; install with: {req.install}")
     for p in host.problems:
-        click.echo(f"plugin {p.plugin}: not loaded: {p.reason} [{p.source}]")
+        click.echo(f"plugin {p.plugin}: {p.reason} [{p.source}]")
     if missing or host.problems:
         sys.exit(1)
     click.echo(f"all requirements present ({len(systems)} systems checked)")

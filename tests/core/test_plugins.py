@@ -34,11 +34,16 @@ def test_broken_and_invalid_plugins_are_reported_and_the_rest_works(run_lab) -> 
     assert "ImportError: this plugin is broken on purpose" in problems["broken"]
     assert "shape 'teapot' is not one of" in problems["invalid"]
     assert "baseline 'nope' is not one of its implementations (a)" in problems["invalid"]
+    assert problems["badhooks"].startswith("lab_register_commands: RuntimeError: boom in commands")
+    # a flavor hook that raises costs only that plugin's flavors
+    built = run_lab("build", "toy", "--flavor", "release", env={"LAB_PLUGIN_PATH": path})
+    assert built.code == 0, built.err
     assert {"compress", "toy"} <= {s["name"] for s in doc["systems"]}
     # the rest of the lab keeps working, and doctor names the broken plugin
     assert run_lab("info", "toy", env={"LAB_PLUGIN_PATH": path}).code == 0
     doctor = run_lab("doctor", "toy", env={"LAB_PLUGIN_PATH": path})
-    assert "plugin broken: not loaded: ImportError" in doctor.out
+    assert "plugin broken: ImportError: this plugin is broken on purpose" in doctor.out
+    assert "plugin badhooks: lab_register_commands: RuntimeError: boom in commands" in doctor.out
 
 
 def test_entry_point_plugin_is_discovered(run_lab, tmp_path: Path) -> None:
