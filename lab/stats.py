@@ -5,7 +5,9 @@ measurement with its own calibration). Intervals use a two-level bootstrap: resa
 repetitions, then the rounds inside each one, so run-to-run drift widens the interval instead
 of hiding behind thousands of correlated rounds. A comparison's ratio is impl / baseline of
 the medians; its interval comes from the two bootstrap distributions drawn independently.
-A difference is called only when the 95% interval of the ratio excludes 1.
+A difference is called only when the 95% interval of the ratio excludes 1, and, for timed
+metrics, lies wholly outside a noise band around 1 (default ±1%, as criterion does): shared
+machines drift by about that much between measurements of the very same code.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from scipy import stats as sps
 RESAMPLES = 2000
 DRAWS_PER_GROUP = 100
 CONFIDENCE = 0.95
+NOISE = 0.01
 
 
 @dataclass(frozen=True)
@@ -75,21 +78,23 @@ def summarize(groups: list[np.ndarray], seed: int = 0) -> Summary:
     return Summary(med, float(min(lo, med)), float(max(hi, med)), n, boot)
 
 
-def verdict(ci_low: float, ci_high: float, better: str) -> str:
-    """``better``/``worse``/``same`` for the impl whose ratio interval is given."""
-    assert better in ("higher", "lower")
-    if ci_low > 1.0:
+def verdict(ci_low: float, ci_high: float, better: str, noise: float = 0.0) -> str:
+    """``better``/``worse``/``same`` for the impl whose ratio interval is given: a side is
+    called only when the whole interval lies beyond ``1 ± noise``."""
+    assert better in ("higher", "lower") and noise >= 0
+    if ci_low > 1.0 + noise:
         return "better" if better == "higher" else "worse"
-    if ci_high < 1.0:
+    if ci_high < 1.0 / (1.0 + noise):
         return "worse" if better == "higher" else "better"
     return "same"
 
 
 def compare(impl: Summary, base: Summary, impl_flat: np.ndarray, base_flat: np.ndarray,
-            better: str) -> Comparison:
+            better: str, noise: float = NOISE) -> Comparison:
     """Ratio impl/baseline of medians, its 95% interval, Mann-Whitney U p-value, verdict.
 
-    Deterministic metrics (one sample each side) get an exact ratio and no p-value.
+    Deterministic metrics (one sample each side) get an exact ratio, no p-value and no noise
+    band: any difference is real.
     """
     if base.median == 0 or not math.isfinite(base.median):
         return Comparison(math.nan, math.nan, math.nan, math.nan, "same")
@@ -107,4 +112,4 @@ def compare(impl: Summary, base: Summary, impl_flat: np.ndarray, base_flat: np.n
     p = math.nan
     if impl_flat.size > 1 and base_flat.size > 1:
         p = float(sps.mannwhitneyu(impl_flat, base_flat, alternative="two-sided").pvalue)
-    return Comparison(ratio, lo, hi, p, verdict(lo, hi, better))
+    return Comparison(ratio, lo, hi, p, verdict(lo, hi, better, noise))

@@ -49,6 +49,7 @@ class BenchOptions:
     reps: int | None = None
     seed: int = 0
     item_timeout: float = 600.0
+    noise: float = 0.01
     report: bool = True
 
     def timing(self) -> dict[str, Any]:
@@ -291,7 +292,8 @@ def run_bench(system: System, options: BenchOptions, argv: list[str],
         # a second Ctrl-C must not leave the run half-recorded
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            results, comparisons = summarize(system, store.samples(run_id), _expand(notes, plan))
+            results, comparisons = summarize(system, store.samples(run_id), _expand(notes, plan),
+                                             options.noise)
             store.save_summary(run_id, results, comparisons)
             store.finish_run(run_id, status, error)
         finally:

@@ -121,7 +121,8 @@ def _print_notes(summary: RunSummary, console: Console) -> None:
         counts: dict[str, int] = defaultdict(int)
         for c in summary.comparisons:
             counts[c["verdict"]] += 1
-        console.print("verdicts (95% CI of the ratio excludes 1): " + ", ".join(
+        noise = summary.run.options.get("noise", 0.0)
+        console.print(f"verdicts (95% CI of the ratio beyond 1 ± {noise:.0%}): " + ", ".join(
             f"{counts[v]} {v}" for v in ("better", "worse", "same")))
     run = summary.run
     console.print(f"run {run.id}: {run.status}"

@@ -37,8 +37,8 @@ def _metrics(system: System, workload: str) -> dict[str, Metric]:
     return {m.name: m for m in system.workload(workload).all_metrics()}
 
 
-def summarize(system: System, samples: list[Sample], notes: list[dict[str, Any]]
-              ) -> tuple[list[dict], list[dict]]:
+def summarize(system: System, samples: list[Sample], notes: list[dict[str, Any]],
+              noise: float = stats.NOISE) -> tuple[list[dict], list[dict]]:
     """Result rows (ok ones from ``samples``, plus skipped/failed ``notes``) and comparisons.
 
     ``notes`` are dicts with impl, workload, params, status and note; they become rows for
@@ -72,7 +72,7 @@ def summarize(system: System, samples: list[Sample], notes: list[dict[str, Any]]
         for metric in _metrics(system, note["workload"]).values():
             results.append(_row(note["impl"], note["workload"], note["params"], metric,
                                 note["status"], note["note"], None))
-    comparisons = _compare_all(system, results, summaries, flats)
+    comparisons = _compare_all(system, results, summaries, flats, noise)
     results.sort(key=lambda r: (r["workload"], params_order(r["params"]), r["metric"],
                                 r["impl"]))
     return results, comparisons
@@ -91,7 +91,7 @@ def _row(impl: str, workload: str, params: dict, metric: Metric, status: str, no
 
 
 def _compare_all(system: System, results: list[dict], summaries: dict[tuple, stats.Summary],
-                 flats: dict[tuple, np.ndarray]) -> list[dict]:
+                 flats: dict[tuple, np.ndarray], noise: float) -> list[dict]:
     out = []
     base = system.baseline
     for r in results:
@@ -102,7 +102,8 @@ def _compare_all(system: System, results: list[dict], summaries: dict[tuple, sta
         bkey = (base, r["workload"], pk, r["metric"])
         if bkey not in summaries:
             continue
-        c = stats.compare(summaries[key], summaries[bkey], flats[key], flats[bkey], r["better"])
+        c = stats.compare(summaries[key], summaries[bkey], flats[key], flats[bkey], r["better"],
+                          noise)
         out.append({
             "impl": r["impl"], "baseline": base, "workload": r["workload"],
             "params": r["params"], "params_key": r["params_key"], "metric": r["metric"],

@@ -44,6 +44,8 @@ def reproduce_argv(system: str, options) -> list[str]:  # noqa: ANN001 - BenchOp
         argv += ["--flavor", options.flavor]
     if options.seed:
         argv += ["--seed", str(options.seed)]
+    if options.noise != 0.01:
+        argv += ["--noise", str(options.noise)]
     return argv
 
 
@@ -62,11 +64,14 @@ def reproduce_argv(system: str, options) -> list[str]:  # noqa: ANN001 - BenchOp
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the run order.")
 @click.option("--item-timeout", type=float, default=600.0, show_default=True,
               help="Seconds an item may run before it is recorded as failed.")
+@click.option("--noise", type=click.FloatRange(0, 1), default=0.01, show_default=True,
+              help="Relative band around 1 within which a timed ratio is called 'same'.")
 @click.option("--no-report", is_flag=True, help="Do not write the HTML/Markdown report.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 def bench_cmd(system: str, workloads: tuple[str, ...], impls: tuple[str, ...],
               params: tuple[str, ...], quick: bool, full: bool, reps: int | None, flavor: str,
-              seed: int, item_timeout: float, no_report: bool, as_json: bool) -> None:
+              seed: int, item_timeout: float, noise: float, no_report: bool,
+              as_json: bool) -> None:
     """Benchmark SYSTEM's implementations side by side on its workloads."""
     from lab.bench.engine import BenchOptions, run_bench
     from lab.bench.render import print_tables, to_json
@@ -78,7 +83,7 @@ def bench_cmd(system: str, workloads: tuple[str, ...], impls: tuple[str, ...],
     options = BenchOptions(mode="quick" if quick else "full" if full else "default",
                            impls=list(impls), workloads=list(workloads), params=list(params),
                            flavor=flavor, reps=reps, seed=seed, item_timeout=item_timeout,
-                           report=not no_report)
+                           noise=noise, report=not no_report)
     err = Console(stderr=True)
     bar, callbacks = _progress_display(err)
     with bar:

@@ -74,7 +74,7 @@ def test_terminal_output_shows_tables_and_skips(run_lab) -> None:
     (["--param", "n=7"], "value '7' is not declared for parameter 'n' of workload 'sum'; "
                          "valid: 1000, 4000, 16000"),
     (["--param", "m=1"], "unknown parameter 'm'; valid: n"),
-    (["--flavor", "turbo"], "unknown flavor 'turbo'; valid: debug, profile, release"),
+    (["--flavor", "turbo"], "unknown flavor 'turbo'; valid: debug, o1, profile, release"),
 ])
 def test_bad_names_exit_2_with_valid_names(run_lab, args: list[str], message: str) -> None:
     res = run_lab("bench", "toy", "--quick", *args)
@@ -175,3 +175,11 @@ def test_parameter_sets_sort_numerically() -> None:
 
     sets = [{"n": 16000, "c": "b"}, {"n": 4000, "c": "b"}, {"n": 1000, "c": "a"}]
     assert sorted(sets, key=params_order) == [sets[2], sets[1], sets[0]]
+
+
+def test_noise_band_keeps_tiny_differences_same() -> None:
+    assert stats.verdict(1.002, 1.008, "higher") == "better"
+    assert stats.verdict(1.002, 1.008, "higher", noise=0.01) == "same"
+    assert stats.verdict(1.02, 1.05, "higher", noise=0.01) == "better"
+    assert stats.verdict(0.95, 0.98, "lower", noise=0.01) == "better"
+    assert stats.verdict(0.95, 0.995, "lower", noise=0.01) == "same"
