@@ -106,9 +106,11 @@ class Codec:
         self._lib = lib
         # output buffers are overwritten by C, so skip zero-filling them
         self._alloc = ffi.new_allocator(should_clear_after_alloc=False)
-        self._pool: list[Any] = []  # free scratch buffers of _SCRATCH bytes
+        # free scratch buffers of _SCRATCH bytes, each with an ffi.buffer
+        # view: slicing the view copies the output out in one step
+        self._pool: list[tuple[Any, Any]] = []
         # bound once: attribute lookups on cffi objects cost per call
-        self._unpack = ffi.unpack
+        self._buffer = ffi.buffer
         self._deflate_once = lib.cz_deflate_once
         self._inflate_once = lib.cz_inflate_once
 
@@ -119,22 +121,37 @@ class Codec:
         where = f" at input byte {pos}" if pos is not None else ""
         return CompressError(f"{text}{where} ({fmt} stream)")
 
-    def _once(self, call: Any, src: Any, cap: int, *args: int) -> bytes | None:
-        """Run a ``cz_*_once`` call into a scratch (or fresh) buffer of ``cap``
-        bytes; return its output, or None when the full call must be made."""
-        if cap > _SCRATCH:
-            buf = self._alloc("char[]", cap)
-            n = call(src, len(src), buf, cap, *args)
-            return self._unpack(buf, n) if n >= 0 else None
+    def _scratch(self, size: int) -> tuple[Any, Any]:
+        """A fresh output buffer of ``size`` bytes and its ``ffi.buffer`` view."""
+        buf = self._alloc("char[]", size)
+        return buf, self._buffer(buf)
+
+    def _once(
+        self, call: Any, src: Any, cap: int, arg: int, arg2: int | None = None
+    ) -> bytes | None:
+        """Run ``call(src, len(src), buf, cap, arg[, arg2])`` -- a ``cz_*_once``
+        function -- into a scratch (or fresh) buffer of ``cap`` bytes; return
+        its output, or None when the full call must be made.
+
+        The trailing arguments are explicit, not ``*args``: a star call costs
+        a tuple and a slower call path, which shows on 1 KiB inputs."""
         pool = self._pool
-        try:
-            buf = pool.pop()
-        except IndexError:
-            buf = self._alloc("char[]", _SCRATCH)
-        n = call(src, len(src), buf, cap, *args)
-        out = self._unpack(buf, n) if n >= 0 else None
-        if len(pool) < _POOL_MAX:
-            pool.append(buf)
+        pooled = cap <= _SCRATCH
+        if pooled:
+            try:
+                scratch = pool.pop()
+            except IndexError:
+                scratch = self._scratch(_SCRATCH)
+        else:
+            scratch = self._scratch(cap)
+        buf = scratch[0]
+        if arg2 is None:
+            n = call(src, len(src), buf, cap, arg)
+        else:
+            n = call(src, len(src), buf, cap, arg, arg2)
+        out = scratch[1][:n] if n >= 0 else None
+        if pooled and len(pool) < _POOL_MAX:
+            pool.append(scratch)
         return out
 
     # ------------------------------------------------------------ one-shot
@@ -189,17 +206,21 @@ class Codec:
         ``size_hint`` (the exact decompressed size) this takes a single C
         call; otherwise the output buffer grows geometrically.
         """
-        code = _FORMAT_CODES.get(fmt) if type(fmt) is str else None
-        if code is None:
+        try:  # a plain subscript: cheaper than type check + .get per call
+            code = _FORMAT_CODES[fmt]
+        except (KeyError, TypeError):  # unknown or unhashable: raises
             code = _format_code(fmt)
-        if type(max_output) is not int or max_output < 0:
+        if max_output is not DEFAULT_MAX_OUTPUT and (type(max_output) is not int or max_output < 0):
             _check_max_output(max_output)
         if size_hint is not None and size_hint >= 0:
             # fast path: one call that succeeds only on a clean, complete
             # stream fitting the hint; anything else is redone in full below
-            src = data if type(data) is bytes else self._ffi.from_buffer(data)
-            cap = size_hint if size_hint < max_output else max_output
-            out = self._once(self._inflate_once, src, cap, code)
+            out = self._once(
+                self._inflate_once,
+                data if type(data) is bytes else self._ffi.from_buffer(data),
+                size_hint if size_hint < max_output else max_output,
+                code,
+            )
             if out is not None:
                 return out
         return self._decompress_full(data, fmt, code, size_hint, max_output)

@@ -187,6 +187,8 @@ typedef struct cz_icore {
     uint32_t stored_left;
     const uint32_t *lt;  /* current block's tables: litlen/dist below, or */
     const uint32_t *dt;  /* the shared fixed-code tables (inflate.c) */
+    unsigned lbits;      /* primary widths of lt / dt, <= the */
+    unsigned dbits;      /* CZ_*_TABLEBITS maxima */
     uint32_t litlen[CZ_LITLEN_ENOUGH];
     uint32_t dist[CZ_DIST_ENOUGH];
 } cz_icore;

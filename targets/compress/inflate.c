@@ -11,8 +11,9 @@
  *     truncated (final input) or the unit must be retried once more input
  *     arrives (streaming), from a checkpoint saved at the unit's start.
  *   - Huffman decoding (section 3.2.2) through a primary table indexed by the
- *     next 11 (literal/length) or 8 (distance) bits, plus subtables for
- *     longer codes.  Each 32-bit entry holds the decoded value (literal,
+ *     next 11 (literal/length) or 8 (distance) bits at most -- fewer when
+ *     the code's longest codeword is shorter, so small blocks fill small
+ *     tables -- plus subtables for longer codes.  Each 32-bit entry holds the decoded value (literal,
  *     length base or distance base), flags, the codeword length and the total
  *     number of bits including extra bits, so one shift consumes a codeword
  *     and its extra bits together.
@@ -53,8 +54,6 @@ enum { M_HEADER = 0, M_STORED = 1, M_HUFF = 2, M_DONE = 3 };
 #define E_VAL(e) ((e) >> 16)
 
 #define BITMASK(n) ((((uint64_t)1) << (n)) - 1u)
-#define LMASK BITMASK(CZ_LITLEN_TABLEBITS)
-#define DMASK BITMASK(CZ_DIST_TABLEBITS)
 #define CL_TABLEBITS 7u
 
 #define FAST_IN_MARGIN 16
@@ -152,8 +151,8 @@ static inline uint32_t br_lookup(br *b, const uint32_t *table,
     uint32_t e;
     br_refill(b);
     e = table[b->bb & BITMASK(tbits)];
-    if (e & E_SUBTABLE) {
-        br_drop(b, tbits);
+    if (e & E_SUBTABLE) { /* its total is the primary width, tbits */
+        br_drop(b, E_TOTAL(e));
         e = table[E_VAL(e) + (b->bb & BITMASK(E_CW(e)))];
     }
     return e;
@@ -326,20 +325,24 @@ static void count_lengths(const uint8_t *lens, unsigned n, unsigned *count)
 
 /*
  * Builds the decode table for code lengths lens[0..n) (each <= 15).  tmpl[s]
- * is symbol s's entry less its codeword length fields.  Invalid entries
- * (unused codes) are only possible for the permitted incomplete codes: an
- * empty code or a single 1-bit codeword (zlib's rule).
+ * is symbol s's entry less its codeword length fields.  *tbits is the widest
+ * primary table allowed on entry and the width used on return: that of the
+ * longest codeword when it is shorter, since a narrower table is cheaper to
+ * fill and decodes the same.  Invalid entries (unused codes) are only
+ * possible for the permitted incomplete codes: an empty code or a single
+ * 1-bit codeword (zlib's rule); their tables keep the full width, so an
+ * invalid symbol consumes the same bits as it always did.
  */
-static int build_table(uint32_t *table, unsigned tbits, unsigned cap,
+static int build_table(uint32_t *table, unsigned *tbits, unsigned cap,
                        const uint8_t *lens, unsigned n, const uint32_t *tmpl,
                        int incomplete_ok)
 {
     unsigned count[16] = {0}, offs[16];
     uint16_t sorted[CZ_NUM_LITLEN];
-    unsigned i, len, maxlen;
+    unsigned i, len, maxlen, tb = *tbits;
     int left, r;
 
-    assert(n <= CZ_NUM_LITLEN && cap >= (1u << tbits));
+    assert(n <= CZ_NUM_LITLEN && cap >= (1u << tb));
     count_lengths(lens, n, count);
     r = check_kraft(count, &maxlen, &left);
     if (r != CZ_OK)
@@ -355,153 +358,179 @@ static int build_table(uint32_t *table, unsigned tbits, unsigned cap,
         if (v)
             offs[v] = o;
     }
-    if (left == 0)
-        return build_complete(table, tbits, cap, count, sorted, tmpl);
+    if (left == 0) {
+        if (maxlen < tb)
+            *tbits = tb = maxlen;
+        return build_complete(table, tb, cap, count, sorted, tmpl);
+    }
     if (!incomplete_ok || maxlen > 1)
         return CZ_ERR_INCOMPLETE;
-    fill(table, 0, 1u << tbits, 1, E_INVALID | tbits);
+    fill(table, 0, 1u << tb, 1, E_INVALID | tb);
     if (count[1]) /* the single codeword 0 */
-        fill(table, 0, 1u << tbits, 2, tmpl[sorted[0]] + (1u << 8) + 1u);
+        fill(table, 0, 1u << tb, 2, tmpl[sorted[0]] + (1u << 8) + 1u);
     return CZ_OK;
 }
 
-static void litlen_templates(uint32_t *tmpl)
+/* Per-symbol entries less the codeword length fields (build_table's tmpl)
+ * and the fixed code's tables (section 3.2.6) are the same for every stream:
+ * built once per process (C11 call_once) and shared read-only, so neither a
+ * dynamic block nor a small fixed-code stream pays for them. */
+static uint32_t litlen_tmpl[CZ_NUM_LITLEN];
+static uint32_t dist_tmpl[CZ_NUM_DIST];
+static uint32_t fixed_litlen[CZ_LITLEN_ENOUGH];
+static uint32_t fixed_dist[CZ_DIST_ENOUGH];
+static unsigned fixed_lbits = CZ_LITLEN_TABLEBITS;
+static unsigned fixed_dbits = CZ_DIST_TABLEBITS;
+static once_flag shared_once = ONCE_FLAG_INIT;
+
+static void make_templates(void)
 {
     unsigned s;
     for (s = 0; s < 256; s++)
-        tmpl[s] = (s << 16) | E_LITERAL;
-    tmpl[CZ_END_BLOCK] = E_EOB;
+        litlen_tmpl[s] = (s << 16) | E_LITERAL;
+    litlen_tmpl[CZ_END_BLOCK] = E_EOB;
     for (s = 0; s < 29; s++)
-        tmpl[257 + s] = ((uint32_t)cz_len_base[s] << 16) | cz_len_extra[s];
-    tmpl[286] = tmpl[287] = E_INVALID;
-}
-
-static void dist_templates(uint32_t *tmpl)
-{
-    unsigned s;
+        litlen_tmpl[257 + s] =
+            ((uint32_t)cz_len_base[s] << 16) | cz_len_extra[s];
+    litlen_tmpl[286] = litlen_tmpl[287] = E_INVALID;
     for (s = 0; s < 30; s++)
-        tmpl[s] = ((uint32_t)cz_dist_base[s] << 16) | cz_dist_extra[s];
-    tmpl[30] = tmpl[31] = E_INVALID;
+        dist_tmpl[s] = ((uint32_t)cz_dist_base[s] << 16) | cz_dist_extra[s];
+    dist_tmpl[30] = dist_tmpl[31] = E_INVALID;
 }
 
-static int build_main_tables(cz_icore *c, const uint8_t *lens, unsigned nlit,
-                             unsigned ndist)
-{
-    uint32_t tmpl[CZ_NUM_LITLEN];
-    int r;
-    litlen_templates(tmpl);
-    r = build_table(c->litlen, CZ_LITLEN_TABLEBITS, CZ_LITLEN_ENOUGH, lens,
-                    nlit, tmpl, 1);
-    if (r != CZ_OK)
-        return r;
-    dist_templates(tmpl);
-    return build_table(c->dist, CZ_DIST_TABLEBITS, CZ_DIST_ENOUGH,
-                       lens + nlit, ndist, tmpl, 1);
-}
-
-/* The fixed code's tables (section 3.2.6) are the same for every stream:
- * built once per process (C11 call_once) and shared read-only, so a small
- * fixed-code stream does not pay for building them. */
-static uint32_t fixed_litlen[CZ_LITLEN_ENOUGH];
-static uint32_t fixed_dist[CZ_DIST_ENOUGH];
-static once_flag fixed_once = ONCE_FLAG_INIT;
-
-static void build_fixed_once(void)
+static void build_shared_once(void)
 {
     uint8_t lens[CZ_NUM_LITLEN + CZ_NUM_DIST];
-    uint32_t tmpl[CZ_NUM_LITLEN];
     int r;
+    make_templates();
     memset(lens, 8, 144);
     memset(lens + 144, 9, 112);
     memset(lens + 256, 7, 24);
     memset(lens + 280, 8, 8);
     memset(lens + CZ_NUM_LITLEN, 5, CZ_NUM_DIST);
-    litlen_templates(tmpl);
-    r = build_table(fixed_litlen, CZ_LITLEN_TABLEBITS, CZ_LITLEN_ENOUGH, lens,
-                    CZ_NUM_LITLEN, tmpl, 1);
-    assert(r == CZ_OK);
-    dist_templates(tmpl);
-    r = build_table(fixed_dist, CZ_DIST_TABLEBITS, CZ_DIST_ENOUGH,
-                    lens + CZ_NUM_LITLEN, CZ_NUM_DIST, tmpl, 1);
-    assert(r == CZ_OK);
+    r = build_table(fixed_litlen, &fixed_lbits, CZ_LITLEN_ENOUGH, lens,
+                    CZ_NUM_LITLEN, litlen_tmpl, 1);
+    assert(r == CZ_OK && fixed_lbits == 9u);
+    r = build_table(fixed_dist, &fixed_dbits, CZ_DIST_ENOUGH,
+                    lens + CZ_NUM_LITLEN, CZ_NUM_DIST, dist_tmpl, 1);
+    assert(r == CZ_OK && fixed_dbits == 5u);
     (void)r;
 }
 
 static void use_fixed(cz_icore *c)
 {
-    call_once(&fixed_once, build_fixed_once);
+    call_once(&shared_once, build_shared_once);
     c->lt = fixed_litlen;
     c->dt = fixed_dist;
+    c->lbits = fixed_lbits;
+    c->dbits = fixed_dbits;
+}
+
+static int build_main_tables(cz_icore *c, const uint8_t *lens, unsigned nlit,
+                             unsigned ndist)
+{
+    int r;
+    call_once(&shared_once, build_shared_once);
+    c->lt = c->litlen;
+    c->dt = c->dist;
+    c->lbits = CZ_LITLEN_TABLEBITS;
+    c->dbits = CZ_DIST_TABLEBITS;
+    r = build_table(c->litlen, &c->lbits, CZ_LITLEN_ENOUGH, lens, nlit,
+                    litlen_tmpl, 1);
+    if (r != CZ_OK)
+        return r;
+    return build_table(c->dist, &c->dbits, CZ_DIST_ENOUGH, lens + nlit,
+                       ndist, dist_tmpl, 1);
 }
 
 /* ------------------------------------------------------------------ */
 /* block headers (section 3.2.3, 3.2.4, 3.2.7)                        */
 
-static int read_codelen_code(br *b, uint32_t *clt)
+/* Code-length code entries: symbols 0-15 are lengths; the repeat symbols
+ * 16-18 (section 3.2.7) carry their base count as the value and their extra
+ * bits in the total, so one br_take reads symbol and count together, and a
+ * flag saying what they repeat (the E_* flags of the main tables are free
+ * here: this table has no subtables, literals or end of block). */
+#define CL_PREV E_LITERAL   /* 16: copy the previous length 3-6 times */
+#define CL_ZERO E_EOB       /* 17, 18: zero 3-10 / 11-138 times */
+#define CL_REPEAT (CL_PREV | CL_ZERO)
+#define LENS_SLACK 16u      /* read_lengths stores runs 16 bytes at a time */
+
+static int read_codelen_code(br *b, uint32_t *clt, unsigned *clbits)
 {
+    static const uint32_t tmpl[CZ_NUM_CODELEN] = {
+        0u << 16,  1u << 16,  2u << 16,  3u << 16,  4u << 16,
+        5u << 16,  6u << 16,  7u << 16,  8u << 16,  9u << 16,
+        10u << 16, 11u << 16, 12u << 16, 13u << 16, 14u << 16,
+        15u << 16, (3u << 16) | CL_PREV | 2u, (3u << 16) | CL_ZERO | 3u,
+        (11u << 16) | CL_ZERO | 7u};
     uint8_t cl[CZ_NUM_CODELEN] = {0};
-    uint32_t tmpl[CZ_NUM_CODELEN];
     unsigned i, hclen = br_bits(b, 4) + 4u;
     for (i = 0; i < hclen; i++)
         cl[clen_order[i]] = (uint8_t)br_bits(b, 3);
-    for (i = 0; i < CZ_NUM_CODELEN; i++)
-        tmpl[i] = i << 16;
-    return build_table(clt, CL_TABLEBITS, 1u << CL_TABLEBITS, cl,
-                       CZ_NUM_CODELEN, tmpl, 0);
+    *clbits = CL_TABLEBITS;
+    return build_table(clt, clbits, 1u << CL_TABLEBITS, cl, CZ_NUM_CODELEN,
+                       tmpl, 0);
 }
 
-/* Decodes the run-length coded literal/length + distance code lengths. */
-static int read_lengths(br *b, const uint32_t *clt, uint8_t *lens,
-                        unsigned total)
+/* Decodes the run-length coded literal/length + distance code lengths into
+ * lens[0..total), which has LENS_SLACK bytes of room past total.  Works on
+ * a local copy of the bit reader: stores into lens (bytes, which may alias
+ * anything) would otherwise force it back to memory at every symbol. */
+static int read_lengths(br *b, const uint32_t *clt, unsigned clbits,
+                        uint8_t *lens, unsigned total)
 {
+    br lb = *b;
     unsigned i = 0;
+    int r = CZ_OK;
     while (i < total) {
-        uint32_t e = br_lookup(b, clt, CL_TABLEBITS);
-        unsigned sym = br_take(b, e), rep;
+        uint32_t e = br_lookup(&lb, clt, clbits);
+        unsigned rep, k;
         uint8_t v = 0;
-        if (sym < 16) {
-            lens[i++] = (uint8_t)sym;
+        if (!(e & CL_REPEAT)) {
+            br_drop(&lb, E_TOTAL(e));
+            lens[i++] = (uint8_t)E_VAL(e);
             continue;
         }
-        if (sym == 16) {
-            if (i == 0)
-                return CZ_ERR_BAD_CODE_LENGTHS;
-            v = lens[i - 1];
-            rep = 3u + br_bits(b, 2);
-        } else if (sym == 17) {
-            rep = 3u + br_bits(b, 3);
-        } else {
-            rep = 11u + br_bits(b, 7);
+        if ((e & CL_PREV) && i == 0) {
+            br_drop(&lb, E_CW(e)); /* the error is before the extra bits */
+            r = CZ_ERR_BAD_CODE_LENGTHS;
+            break;
         }
-        if (rep > total - i)
-            return CZ_ERR_BAD_CODE_LENGTHS;
-        memset(lens + i, v, rep);
+        if (e & CL_PREV)
+            v = lens[i - 1];
+        rep = br_take(&lb, e);
+        if (rep > total - i) {
+            r = CZ_ERR_BAD_CODE_LENGTHS;
+            break;
+        }
+        for (k = 0; k < rep; k += 16) /* may overshoot into the slack */
+            memset(lens + i + k, v, 16);
         i += rep;
     }
-    return CZ_OK;
+    *b = lb;
+    return r;
 }
 
 static int read_dynamic(cz_icore *c, br *b)
 {
     uint32_t clt[1u << CL_TABLEBITS];
-    uint8_t lens[CZ_NUM_LITLEN + CZ_NUM_DIST];
-    unsigned nlit, ndist;
+    uint8_t lens[CZ_NUM_LITLEN + CZ_NUM_DIST + LENS_SLACK];
+    unsigned nlit, ndist, clbits;
     int r;
     br_refill(b);
     nlit = br_bits(b, 5) + 257u;
     ndist = br_bits(b, 5) + 1u;
     if (nlit > 286 || ndist > 30)
         return CZ_ERR_TOO_MANY_CODES;
-    r = read_codelen_code(b, clt);
+    r = read_codelen_code(b, clt, &clbits);
     if (r != CZ_OK)
         return r;
-    r = read_lengths(b, clt, lens, nlit + ndist);
+    r = read_lengths(b, clt, clbits, lens, nlit + ndist);
     if (r != CZ_OK)
         return r;
     if (lens[CZ_END_BLOCK] == 0)
         return CZ_ERR_MISSING_EOB;
-    c->lt = c->litlen;
-    c->dt = c->dist;
     return build_main_tables(c, lens, nlit, ndist);
 }
 
@@ -597,6 +626,7 @@ static int huff_fast(const cz_icore *c, br *b, uint8_t **opp,
                      const uint8_t *ostart, const uint8_t *oend)
 {
     const uint32_t *lt = c->lt, *dt = c->dt;
+    const uint64_t lmask = BITMASK(c->lbits), dmask = BITMASK(c->dbits);
     uint8_t *op = *opp;
     uint64_t bb = b->bb, saved, sym_bb;
     unsigned bl = b->bl, len, dist, t, sym_bl;
@@ -611,15 +641,15 @@ static int huff_fast(const cz_icore *c, br *b, uint8_t **opp,
     (bb |= cz_load64(ip) << bl, ip += (63u - bl) >> 3, bl |= 56u)
     while (iend - ip >= FAST_IN_MARGIN && oend - op >= FAST_OUT_MARGIN) {
         REFILL_FAST();
-        e = lt[bb & LMASK];
+        e = lt[bb & lmask];
         if (e & E_LITERAL) {
             CONSUME(E_TOTAL(e));
             *op++ = (uint8_t)E_VAL(e);
-            e = lt[bb & LMASK];
+            e = lt[bb & lmask];
             if (e & E_LITERAL) {
                 CONSUME(E_TOTAL(e));
                 *op++ = (uint8_t)E_VAL(e);
-                e = lt[bb & LMASK];
+                e = lt[bb & lmask];
                 if (e & E_LITERAL) {
                     CONSUME(E_TOTAL(e));
                     *op++ = (uint8_t)E_VAL(e);
@@ -629,8 +659,8 @@ static int huff_fast(const cz_icore *c, br *b, uint8_t **opp,
         }
         sym_bb = bb; /* the symbol's start, to hand it to the slow loop */
         sym_bl = bl;
-        if (e & E_SUBTABLE) {
-            CONSUME(CZ_LITLEN_TABLEBITS);
+        if (e & E_SUBTABLE) { /* its total is the primary width */
+            CONSUME(E_TOTAL(e));
             e = lt[E_VAL(e) + (bb & BITMASK(E_CW(e)))];
             if (e & E_LITERAL) {
                 CONSUME(E_TOTAL(e));
@@ -654,9 +684,9 @@ static int huff_fast(const cz_icore *c, br *b, uint8_t **opp,
         CONSUME(t);
         if (bl < 28u)
             REFILL_FAST();
-        e = dt[bb & DMASK];
+        e = dt[bb & dmask];
         if (e & E_SUBTABLE) {
-            CONSUME(CZ_DIST_TABLEBITS);
+            CONSUME(E_TOTAL(e));
             e = dt[E_VAL(e) + (bb & BITMASK(E_CW(e)))];
         }
         saved = bb;
@@ -703,7 +733,7 @@ static int huff_slow_symbol(const cz_icore *c, br *b, uint8_t **opp,
 {
     br cp = *b;
     uint8_t *op = *opp;
-    uint32_t e = br_lookup(b, c->lt, CZ_LITLEN_TABLEBITS);
+    uint32_t e = br_lookup(b, c->lt, c->lbits);
     unsigned len, dist;
     if (e & (E_EOB | E_INVALID)) {
         br_drop(b, E_TOTAL(e));
@@ -723,7 +753,7 @@ static int huff_slow_symbol(const cz_icore *c, br *b, uint8_t **opp,
         *opp = op;
         return CZ_OK;
     }
-    e = br_lookup(b, c->dt, CZ_DIST_TABLEBITS);
+    e = br_lookup(b, c->dt, c->dbits);
     dist = br_take(b, e);
     if (br_overrun(b))
         return slow_fail(b, &cp, 0, final_input);
@@ -789,6 +819,8 @@ void cz_icore_init(cz_icore *c)
     c->final_block = 0;
     c->lt = c->litlen;
     c->dt = c->dist;
+    c->lbits = CZ_LITLEN_TABLEBITS;
+    c->dbits = CZ_DIST_TABLEBITS;
     c->bitoff = 0;
     c->stored_left = 0;
 }

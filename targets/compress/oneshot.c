@@ -27,8 +27,6 @@
  * cz_emit_block, cz_trailer_write;  codec.py -> cz_inflate -> cz_hdr_feed,
  * cz_icore_run, cz_check_update, cz_trailer_check.
  */
-#include <stdlib.h>
-
 #include "cz_internal.h"
 
 #define DIRECT_MAX ((size_t)1 << 31)
@@ -142,11 +140,10 @@ static int inflate_body(const uint8_t *in, size_t in_len, size_t start,
                         uint8_t *out, size_t out_cap, size_t *out_len,
                         size_t *pos, size_t *err_pos)
 {
-    cz_icore *c = malloc(sizeof *c);
+    cz_icore core, *c = &core; /* ~12 KiB; its tables are written only
+                                  for the dynamic blocks that need them */
     cz_iio io;
     int r;
-    if (c == NULL)
-        return CZ_ERR_NOMEM;
     cz_icore_init(c);
     io.in = in + start;
     io.in_len = in_len - start;
@@ -157,7 +154,6 @@ static int inflate_body(const uint8_t *in, size_t in_len, size_t start,
     io.in_used = 0;
     io.err_pos = 0;
     r = cz_icore_run(c, &io);
-    free(c);
     *out_len = io.out_pos;
     *pos = start + io.in_used;
     if (r < 0)
