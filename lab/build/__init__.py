@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from lab import paths
-from lab.build.cache import Artifact, BuildCache, Builder
+from lab.build.cache import Artifact, BuildCache, Builder, digest
 from lab.build.flavors import Flavor
 from lab.errors import UsageError
 from lab.model import System
@@ -70,15 +70,9 @@ def _parts(system: System, recipe_name: str | None, flavor_name: str):  # noqa: 
 def build(system: System, recipe_name: str | None = None, flavor_name: str = "release") -> Artifact:
     """Build (or find in the cache) one recipe of ``system`` in one flavor."""
     recipe, fl, builder = _parts(system, recipe_name, flavor_name)
-    key = cache_key(builder.key_parts(system, recipe, fl))
+    key = digest(builder.key_parts(system, recipe, fl))
     return cache().get(system.name, recipe.name, fl.name, key,
                        lambda out: builder.produce(system, recipe, fl, out))
-
-
-def cache_key(parts: dict[str, Any]) -> str:
-    from lab.build.cache import digest
-
-    return digest(parts)
 
 
 def load(system: System, recipe_name: str | None = None, flavor_name: str = "release") -> Any:

@@ -58,9 +58,8 @@ def digest(parts: dict[str, Any]) -> str:
 
 
 def hash_files(files: list[Path]) -> dict[str, str]:
-    """Name -> SHA-256 of each file's content."""
-    return {f.name if len(files) < 2 else str(f): hashlib.sha256(f.read_bytes()).hexdigest()
-            for f in files}
+    """Path -> SHA-256 of each file's content."""
+    return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
 
 
 @contextmanager

@@ -127,7 +127,7 @@ class CffiBuilder:
         return {
             "kind": self.kind,
             "module": module_name(system, recipe, flavor),
-            "sources": hash_files([f for f in files]),
+            "sources": hash_files(files),
             "cdef": cdef_text(system, recipe),
             "cflags": [*COMMON_CFLAGS, *flavor.cflags, *recipe.cflags],
             "ldflags": [*flavor.ldflags, *recipe.ldflags],
