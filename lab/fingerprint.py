@@ -14,8 +14,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from lab.build.cache import digest
-from lab.build.flavors import compiler_identity
+from lab.native.cache import digest
+from lab.native.flavors import compiler_identity
 
 LIBRARIES = ("cffi", "pluggy", "pytest-benchmark", "numpy", "scipy", "pandas")
 

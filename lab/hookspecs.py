@@ -18,9 +18,9 @@ if TYPE_CHECKING:
     import click
 
     from lab.bench.engine import RunSummary
-    from lab.build.cache import Builder
-    from lab.build.flavors import Flavor
     from lab.model import System
+    from lab.native.cache import Builder
+    from lab.native.flavors import Flavor
     from lab.store.base import Store
 
 # ----------------------------------------------------------------------------------------

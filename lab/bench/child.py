@@ -55,7 +55,7 @@ def one_line(exc: BaseException) -> str:
 
 def impl_object(name: str) -> Any:
     """The loaded implementation, loading it on first use; raises with the load error."""
-    from lab import build
+    from lab import native
     from lab.model import LoadContext
 
     if name in STATE.load_errors:
@@ -63,7 +63,7 @@ def impl_object(name: str) -> Any:
     if name not in STATE.objects:
         system = STATE.system
         flavor = STATE.spec["flavor"]
-        ctx = LoadContext(system, flavor, lambda recipe: build.load(system, recipe, flavor))
+        ctx = LoadContext(system, flavor, lambda recipe: native.load(system, recipe, flavor))
         try:
             STATE.objects[name] = system.impl(name).load(ctx)
         except Exception as exc:

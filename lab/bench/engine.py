@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab import build, paths
+from lab import native, paths
 from lab.bench.plan import Item, Plan, make_plan
 from lab.bench.summary import summarize
 from lab.errors import BuildError, LabError
@@ -147,7 +147,7 @@ class Runner:
                            f"measuring anything; log: {self.log}\n{self._log_tail()}")
 
     def _flavor_env(self) -> dict[str, str]:
-        return build.flavors_runtime_env(self.options.flavor)
+        return native.flavors_runtime_env(self.options.flavor)
 
     def _log_tail(self, lines: int = 15) -> str:
         try:
@@ -228,7 +228,7 @@ def _prebuild(system: System, plan: Plan, flavor: str) -> list[dict[str, Any]]:
     skipped = {s.impl for s in plan.skips if s.params is None}
     for recipe in sorted(needed):
         try:
-            build.build(system, recipe, flavor)
+            native.build(system, recipe, flavor)
         except BuildError as exc:
             for name in plan.impls:
                 if recipe in system.impl(name).recipes and name not in skipped:
@@ -261,7 +261,7 @@ def run_bench(system: System, options: BenchOptions, argv: list[str],
     timing = options.timing()
     plan = make_plan(system, options.impls, options.workloads, options.mode, options.params,
                      timing["reps"], options.seed)
-    build.flavor(options.flavor)
+    native.flavor(options.flavor)
     store = open_store()
     fp, fp_hash = fingerprint_for(system)
     commit, dirty = commit_and_dirty(paths.root())

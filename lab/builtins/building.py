@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 import lab
-from lab.build.cffi_builder import CffiBuilder
-from lab.build.flavors import BUILTIN_FLAVORS, Flavor
 from lab.builtins.common import system_named
+from lab.native.cffi_builder import CffiBuilder
+from lab.native.flavors import BUILTIN_FLAVORS, Flavor
 
 
 @lab.hookimpl
@@ -27,7 +27,7 @@ def lab_register_builders() -> list[CffiBuilder]:
 @click.option("--recipe", help="Build only this recipe (default: all of the system's).")
 def build_cmd(system: str, flavors: tuple[str, ...], recipe: str | None) -> None:
     """Build a system's native core into the build cache (nothing rebuilds when unchanged)."""
-    from lab import build
+    from lab import native
 
     s = system_named(system)
     names = [recipe] if recipe else [r.name for r in s.recipes]
@@ -36,7 +36,7 @@ def build_cmd(system: str, flavors: tuple[str, ...], recipe: str | None) -> None
         return
     for flavor in flavors:
         for name in names:
-            art = build.build(s, name, flavor)
+            art = native.build(s, name, flavor)
             state = f"built in {art.info.get('seconds', 0):.1f} s" if art.rebuilt else "up to date"
             click.echo(f"{s.name}/{name} [{flavor}]: {state} -> {art.path}")
             for warning in art.info.get("warnings", []):

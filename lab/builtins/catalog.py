@@ -138,9 +138,9 @@ def doctor_cmd(system: str | None, print_missing: str | None) -> None:
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def exec_cmd(flavor: str, command: tuple[str, ...]) -> None:
     """Run COMMAND with the runtime a flavor needs (LD_PRELOAD of ASan/UBSan for debug)."""
-    from lab import build
+    from lab import native
 
-    env = dict(os.environ, LAB_FLAVOR=flavor, **build.flavors_runtime_env(flavor))
+    env = dict(os.environ, LAB_FLAVOR=flavor, **native.flavors_runtime_env(flavor))
     os.execvpe(command[0], list(command), env)
 
 

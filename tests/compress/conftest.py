@@ -11,12 +11,12 @@ from plugins.compress import corpus
 
 @pytest.fixture(scope="session")
 def codec():  # noqa: ANN201 - plugins.compress.codec.Codec
-    from lab import build
+    from lab import native
     from lab.host import get_host
     from plugins.compress.codec import Codec
 
     system = get_host().systems()["compress"]
-    module = build.load(system, "compress", FLAVOR)
+    module = native.load(system, "compress", FLAVOR)
     return Codec(module.ffi, module.lib)
 
 

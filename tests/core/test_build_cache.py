@@ -32,24 +32,24 @@ def _toy():  # noqa: ANN202
 
 
 def test_no_rebuild_when_nothing_changed_and_rebuild_on_change(toy_targets: Path) -> None:
-    from lab import build
+    from lab import native
 
-    first = build.build(_toy(), "toy", "release")
+    first = native.build(_toy(), "toy", "release")
     assert first.rebuilt and (first.path / first.info["so"]).exists()
     mtime = (first.path / first.info["so"]).stat().st_mtime_ns
-    again = build.build(_toy(), "toy", "release")
+    again = native.build(_toy(), "toy", "release")
     assert not again.rebuilt and again.path == first.path
     assert (again.path / again.info["so"]).stat().st_mtime_ns == mtime
     src = toy_targets / "toy.c"
     src.write_text(src.read_text() + "\n/* changed */\n")
-    changed = build.build(_toy(), "toy", "release")
+    changed = native.build(_toy(), "toy", "release")
     assert changed.rebuilt and changed.key != first.key
 
 
 def test_flavors_never_collide(toy_targets: Path) -> None:
-    from lab import build
+    from lab import native
 
-    arts = {f: build.build(_toy(), "toy", f) for f in ("release", "debug", "profile")}
+    arts = {f: native.build(_toy(), "toy", f) for f in ("release", "debug", "profile")}
     assert len({a.path for a in arts.values()}) == 3
     assert len({a.key for a in arts.values()}) == 3
     assert all(a.path.name and a.path.parent.name == f for f, a in arts.items())
@@ -60,21 +60,21 @@ def test_flavors_never_collide(toy_targets: Path) -> None:
 
 
 def test_release_artifact_loads_and_computes(toy_targets: Path) -> None:
-    from lab import build
+    from lab import native
 
-    mod = build.load(_toy(), "toy", "release")
+    mod = native.load(_toy(), "toy", "release")
     buf = mod.ffi.new("uint32_t[]", [1, 2, 3, 4])
     assert mod.lib.toy_sum(buf, 4) == 10
 
 
 def test_debug_flavor_refuses_to_load_without_its_runtime(toy_targets: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from lab import build
+    from lab import native
     from lab.errors import LabError
 
     monkeypatch.delenv("LD_PRELOAD", raising=False)
     with pytest.raises(LabError, match="lab exec --flavor debug"):
-        build.load(_toy(), "toy", "debug")
+        native.load(_toy(), "toy", "debug")
 
 
 def test_concurrent_builds_share_one_artifact(toy_targets: Path, lab_env: dict) -> None:
@@ -109,8 +109,8 @@ def test_compile_error_shows_compiler_message(toy_targets: Path, run_lab) -> Non
 
 def test_debug_flavor_runs_under_lab_exec_with_assertions_and_sanitizers(
         toy_targets: Path, run_lab) -> None:
-    script = ("from lab.host import get_host; from lab import build; "
-              "t = get_host().systems()['toy']; m = build.load(t, 'toy', 'debug'); "
+    script = ("from lab.host import get_host; from lab import native; "
+              "t = get_host().systems()['toy']; m = native.load(t, 'toy', 'debug'); "
               "b = m.ffi.new('uint32_t[]', [5, 6]); print('sum', m.lib.toy_sum(b, 2), flush=True); "
               "m.lib.toy_sum_repeated(b, 2, 0)")
     res = run_lab("exec", "--flavor", "debug", "--", sys.executable, "-c", script)

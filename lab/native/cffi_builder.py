@@ -21,10 +21,10 @@ from typing import Any
 
 import cffi
 
-from lab.build.cache import Artifact, hash_files
-from lab.build.flavors import COMMON_CFLAGS, Flavor, compiler_identity, runtime_ready
 from lab.errors import BuildError, LabError
 from lab.model import CffiLib, System
+from lab.native.cache import Artifact, hash_files
+from lab.native.flavors import COMMON_CFLAGS, Flavor, compiler_identity, runtime_ready
 
 CDEF_RE = re.compile(r"/\*\s*LAB-CDEF-BEGIN\s*\*/(.*?)/\*\s*LAB-CDEF-END\s*\*/", re.S)
 

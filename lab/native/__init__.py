@@ -1,4 +1,4 @@
-"""Building native cores: flavors, builders and the cache, behind two calls.
+"""Native builds: flavors, builders and the build cache, behind two calls.
 
 ``build(system, recipe, flavor)`` returns an :class:`Artifact` (building only when the cache
 has no up-to-date copy); ``load(system, recipe, flavor)`` also loads it into this process,
@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from lab import paths
-from lab.build.cache import Artifact, BuildCache, Builder, digest
-from lab.build.flavors import Flavor
 from lab.errors import UsageError
 from lab.model import System
+from lab.native.cache import Artifact, BuildCache, Builder, digest
+from lab.native.flavors import Flavor
 
 _LOADED: dict[tuple[str, str, str], Any] = {}
 
@@ -90,6 +90,6 @@ __all__ = ["Artifact", "BuildCache", "Builder", "Flavor", "build", "builders", "
 
 def flavors_runtime_env(name: str) -> dict[str, str]:
     """Environment a process needs to load artifacts of flavor ``name`` (LD_PRELOAD...)."""
-    from lab.build.flavors import runtime_env
+    from lab.native.flavors import runtime_env
 
     return runtime_env(flavor(name))
