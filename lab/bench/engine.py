@@ -96,6 +96,7 @@ class Runner:
         self.workdir = paths.cache_dir() / "runs" / str(run_id)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log = self.workdir / "child.log"
+        self._offset = 0  # read position in the current child's events file
 
     def fail(self, item: Item, note: str) -> None:
         self.notes.append({"impl": item.impl, "workload": item.workload, "params": item.params,
@@ -109,7 +110,13 @@ class Runner:
         pending = list(self.plan.items)
         while pending:
             self._child(pending)
-            pending = [i for i in pending if i.index not in self.finished]
+            left = [i for i in pending if i.index not in self.finished]
+            if len(left) == len(pending):  # a child that measured nothing: don't spin
+                for item in left:
+                    self.fail(item, f"failed: benchmark process ended without measuring it; "
+                                    f"log: {self.log}")
+                left = []
+            pending = left
 
     def _spec(self, pending: list[Item]) -> Path:
         spec = {
@@ -124,6 +131,7 @@ class Runner:
     def _child(self, pending: list[Item]) -> None:
         events = self.workdir / "events.jsonl"
         events.write_text("")
+        self._offset = 0
         by_index = {i.index: i for i in pending}
         with open(self.log, "a") as log:
             proc = subprocess.Popen(
@@ -131,18 +139,18 @@ class Runner:
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=dict(os.environ, **self._flavor_env()))
             try:
-                current = self._follow(proc, events, by_index)
+                current, stalled = self._follow(proc, events, by_index)
             except KeyboardInterrupt:
                 self._stop(proc)
-                self._drain(events, by_index, 0)
+                self._drain(events, by_index)
                 raise Interrupted from None
         if current is not None and current.index not in self.finished:
             code = proc.returncode
             why = (f"killed by signal {-code}" if code and code < 0 else f"exit status {code}")
-            if code is None:
+            if stalled:
                 why = f"no result after {self.options.item_timeout:.0f} s"
             self.fail(current, f"failed: benchmark process {why} while measuring; log: {self.log}")
-        elif proc.returncode not in (0, None) and not self.finished.intersection(by_index):
+        elif proc.returncode != 0 and not self.finished.intersection(by_index):
             raise LabError(f"benchmark process exited with status {proc.returncode} before "
                            f"measuring anything; log: {self.log}\n{self._log_tail()}")
 
@@ -156,36 +164,36 @@ class Runner:
             return ""
 
     def _follow(self, proc: subprocess.Popen, events: Path, by_index: dict[int, Item]
-                ) -> Item | None:
-        """Read events until the child exits or stalls; return the item it was measuring."""
-        offset, current, last = 0, None, time.monotonic()
+                ) -> tuple[Item | None, bool]:
+        """Read events until the child exits or stalls; return the item it was measuring
+        and whether it stalled (then it has been stopped)."""
+        current, last = None, time.monotonic()
         while True:
-            offset, started = self._drain(events, by_index, offset)
+            started = self._drain(events, by_index)
             if started is not None:
                 current, last = started, time.monotonic()
             if current is not None and current.index in self.finished:
                 current, last = None, time.monotonic()
             if proc.poll() is not None:
-                offset, started = self._drain(events, by_index, offset)
-                return started or current
+                return self._drain(events, by_index) or current, False
             if time.monotonic() - last > self.options.item_timeout:
                 self._stop(proc)
-                proc.returncode = None
-                return current
+                return current, True
             time.sleep(0.02)
 
-    def _drain(self, events: Path, by_index: dict[int, Item], offset: int
-               ) -> tuple[int, Item | None]:
+    def _drain(self, events: Path, by_index: dict[int, Item]) -> Item | None:
+        """Handle the complete event lines written since the last call (each exactly once);
+        return the last item that started among them."""
         started = None
         with open(events) as fh:
-            fh.seek(offset)
+            fh.seek(self._offset)
             while True:
                 line = fh.readline()
                 if not line.endswith("\n"):
                     break
-                offset = fh.tell()
+                self._offset = fh.tell()
                 started = self._handle(json.loads(line), by_index) or started
-        return offset, started
+        return started
 
     def _handle(self, event: dict[str, Any], by_index: dict[int, Item]) -> Item | None:
         item = by_index[event["index"]]

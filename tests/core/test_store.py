@@ -125,6 +125,12 @@ def test_ctrl_c_marks_run_interrupted_and_keeps_samples(lab_env: dict) -> None:
     assert run.status == "interrupted" and run.finished
     kept = store.samples(run.id)
     assert kept and {s.impl for s in kept} <= {"fast", "fast-again", "slow"}
+    groups: dict[tuple, list[float]] = {}
+    for s in kept:
+        groups.setdefault((s.impl, s.params["n"], s.rep, s.metric), []).append(s.value)
+    for values in groups.values():  # an item stored twice would repeat its rounds
+        half = len(values) // 2
+        assert len(values) % 2 or values[:half] != values[half:], "samples were stored twice"
     ok = [r for r in store.results(run.id) if r["status"] == "ok"]
     assert ok and all(r["n"] > 0 for r in ok)
     assert "run 1: interrupted" in out
