@@ -15,15 +15,11 @@ def report_input(summary):  # noqa: ANN001, ANN201 - RunSummary -> lab.report.Re
     """Adapt a run summary to the report generator's input."""
     import pandas as pd
 
-    from lab.bench.summary import params_key
     from lab.report import ReportInput, WorkloadMeta
 
     run, system = summary.run, summary.system
-    results = pd.DataFrame(summary.results)
+    results = pd.DataFrame(summary.results)  # the report fills params_key from params
     comparisons = pd.DataFrame(summary.comparisons)
-    for frame in (results, comparisons):
-        if not frame.empty and "params_key" not in frame:
-            frame["params_key"] = frame["params"].map(params_key)
     workloads = {w.name: WorkloadMeta(w.name, w.description, w.size_param,
                                       {k: list(v) for k, v in w.params.items()})
                  for w in system.workloads}
@@ -48,7 +44,6 @@ def lab_report_write(summary, out_dir: Path) -> Path:  # noqa: ANN001 - RunSumma
 def report_cmd(system: str, run_id: int | None) -> None:
     """Write the report of a recorded bench run under reports/SYSTEM/RUN/."""
     from lab.bench.engine import RunSummary, write_reports
-    from lab.bench.summary import params_key
     from lab.errors import UsageError
     from lab.store import open_store
 
@@ -59,11 +54,8 @@ def report_cmd(system: str, run_id: int | None) -> None:
         raise UsageError(f"no bench run of {s.name} recorded yet; run `lab bench {s.name}` first")
     if run.system != s.name:
         raise UsageError(f"run {run.id} is a run of {run.system}, not {s.name}")
-    results, comparisons = store.results(run.id), store.comparisons(run.id)
-    for row in results + comparisons:
-        row["params_key"] = params_key(row["params"])
+    path = write_reports(RunSummary(run, s, store.results(run.id), store.comparisons(run.id)))
     store.close()
-    path = write_reports(RunSummary(run, s, results, comparisons))
     click.echo(f"report: {path}")
 
 

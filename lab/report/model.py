@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from lab.bench.summary import params_key
+
 RESULT_COLUMNS: tuple[str, ...] = (
     "impl", "workload", "params", "params_key", "metric", "unit", "better",
     "median", "ci_low", "ci_high", "n", "status", "note",
@@ -86,11 +88,6 @@ def parse_params_key(key: str) -> dict[str, Any]:
     return out
 
 
-def params_key_of(params: dict[str, Any]) -> str:
-    """Canonical params key: "name=value" pairs sorted by name, joined by commas."""
-    return ",".join(f"{k}={params[k]}" for k in sorted(params))
-
-
 def _auto_number(value: Any) -> Any:
     if isinstance(value, str):
         for cast in (int, float):
@@ -125,7 +122,7 @@ def normalize_frame(df: pd.DataFrame | None, columns: tuple[str, ...]) -> pd.Dat
             for p, k in zip(df["params"], df["params_key"], strict=True)
         ]
         df["params_key"] = [
-            k if isinstance(k, str) and k else params_key_of(p)
+            k if isinstance(k, str) and k else params_key(p)
             for p, k in zip(df["params"], df["params_key"], strict=True)
         ]
     for col in _STR_COLUMNS:
