@@ -32,6 +32,8 @@ BUILTINS = (
     "lab.builtins.benching",
     "lab.builtins.reporting",
     "lab.builtins.exporting",
+    "lab.builtins.fuzzing",
+    "lab.builtins.covering",
 )
 
 

@@ -172,6 +172,46 @@ class Workload:
         return [dict(zip(names, values, strict=True)) for values in product]
 
 
+class Reject(Exception):  # noqa: N818 - a verdict on the input, not an error of the lab
+    """Raised by a fuzz target (or its oracle) when the input is invalid and was refused
+    cleanly; a target and its oracle agree when both reject the same input."""
+
+
+@dataclass(frozen=True)
+class FuzzTarget:
+    """One fuzz target: a function under test, fed bytes by the fuzzer.
+
+    ``load(ctx)`` returns the function under test; ``ctx.flavor`` is ``fuzz`` while fuzzing
+    (``coverage`` or ``debug`` when replaying), and ``ctx.build(recipe)`` loads the native core
+    in that flavor. The function takes ``bytes`` or, when ``structured``, an
+    ``atheris.FuzzedDataProvider``; it returns the output to compare and raises :class:`Reject`
+    for invalid input. Anything else it raises is a harness error, apart from target crashes.
+
+    ``oracle(ctx)`` optionally returns a reference function run on the same input: both must
+    reject it, or their outputs must be equal (``equal``, default ``==``). ``invariants`` are
+    called as ``check(data, output)`` after each accepted input and fail by raising
+    ``AssertionError``. ``dictionary`` holds tokens for the mutator; ``max_len`` bounds input
+    size; ``timeout`` is seconds per input. ``raw_harness`` names a C file under the system's
+    ``targets`` defining ``LLVMFuzzerTestOneInput`` for the same target, built with the recipe's
+    sources into a plain libFuzzer binary (the engine's speed limit, ``lab fuzz --vs-raw``),
+    linked with ``raw_libraries`` (e.g. ``("z",)`` for a harness that compares against zlib).
+    """
+
+    name: str
+    description: str
+    load: Callable[[LoadContext], Callable[[Any], Any]]
+    structured: bool = False
+    oracle: Callable[[LoadContext], Callable[[Any], Any]] | None = None
+    equal: Callable[[Any, Any], bool] | None = None
+    invariants: tuple[Callable[[bytes, Any], None], ...] = ()
+    dictionary: tuple[bytes, ...] = ()
+    max_len: int = 4096
+    timeout: int = 10
+    recipe: str | None = None
+    raw_harness: str | None = None
+    raw_libraries: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class System:
     """A system under test: its native core, implementations and workloads.
@@ -192,6 +232,7 @@ class System:
     offers: tuple[str, ...] = ("bench",)
     source: str = ""
     targets: Path | None = None
+    fuzz_targets: tuple[FuzzTarget, ...] = ()
 
     def impl(self, name: str) -> Impl:
         return next(i for i in self.impls if i.name == name)
@@ -201,6 +242,9 @@ class System:
 
     def recipe(self, name: str) -> Recipe:
         return next(r for r in self.recipes if r.name == name)
+
+    def fuzz_target(self, name: str) -> FuzzTarget:
+        return next(t for t in self.fuzz_targets if t.name == name)
 
 
 OFFERS = ("bench", "fuzz", "profile", "chaos")
@@ -267,4 +311,24 @@ def validate_system(s: Any) -> list[str]:
                      for r in i.recipes if r not in recipe_names]
     for w in s.workloads:
         problems += _check_workload(w)
+    problems += _check_names("fuzz target", [t.name for t in s.fuzz_targets])
+    for t in s.fuzz_targets:
+        problems += _check_fuzz_target(t, recipe_names)
+    return problems
+
+
+def _check_fuzz_target(t: Any, recipe_names: set[str]) -> list[str]:
+    if not isinstance(t, FuzzTarget):
+        return [f"fuzz targets must be lab.FuzzTarget, got {type(t).__name__}"]
+    where = f"fuzz target {t.name!r}"
+    problems = [f"{where}: {attr} must be callable" for attr in ("load", "oracle", "equal")
+                if getattr(t, attr) is not None and not callable(getattr(t, attr))]
+    if t.recipe is not None and t.recipe not in recipe_names:
+        problems.append(f"{where}: unknown recipe {t.recipe!r}")
+    if not 1 <= t.max_len <= 1 << 24:
+        problems.append(f"{where}: max_len {t.max_len} is outside 1..16777216")
+    if t.timeout < 1:
+        problems.append(f"{where}: timeout must be at least 1 second")
+    problems += [f"{where}: dictionary entries must be non-empty bytes"
+                 for tok in t.dictionary if not isinstance(tok, bytes) or not tok][:1]
     return problems

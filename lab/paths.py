@@ -31,7 +31,14 @@ def targets_dir(system: str) -> Path:
 
 
 def corpora_dir(system: str) -> Path:
-    return root() / "corpora" / system
+    """Committed fuzz seeds of ``system`` (``$LAB_CORPORA/<system>`` overrides)."""
+    return Path(os.environ.get("LAB_CORPORA") or root() / "corpora") / system
+
+
+def fuzz_dir() -> Path:
+    """Fuzzing state (grown corpora, crash artifacts, logs): ``results/fuzz`` beside the
+    store (``$LAB_FUZZ_DIR`` overrides)."""
+    return Path(os.environ.get("LAB_FUZZ_DIR") or store_path().parent / "fuzz")
 
 
 def store_path() -> Path:

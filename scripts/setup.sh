@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 VENV=.venv
 PY=${PYTHON:-python3}
 BASE_APT=(python3 python3-venv python3-dev gcc libc6-dev make git libffi-dev chromium)
+# `lab fuzz` and `lab cover`: clang 14 with its sanitizer/libFuzzer runtimes, llvm-profdata,
+# llvm-cov and llvm-symbolizer; zlib headers for raw libFuzzer harnesses that compare with zlib.
+FUZZ_APT=(clang-14 libclang-rt-14-dev llvm-14 zlib1g-dev)
+ATHERIS_VERSION=3.0.0
 
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -36,7 +40,7 @@ pip_() {
     return "${PIPESTATUS[0]}"
 }
 
-apt_install "${BASE_APT[@]}"
+apt_install "${BASE_APT[@]}" "${FUZZ_APT[@]}"
 
 if [ ! -x "$VENV/bin/python" ]; then
     echo "setup: creating $VENV with $($PY --version)"
@@ -50,6 +54,24 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     pip_ install -q --upgrade pip
     pip_ install -q -e '.[dev]'
     echo "$want" > "$stamp"
+fi
+
+# atheris built from source with clang 14: only a source build deploys asan_with_fuzzer.so
+# (libFuzzer merged into the ASan runtime), without which native coverage never registers.
+atheris_ok() {
+    "$VENV/bin/python" - "$ATHERIS_VERSION" <<'PY' 2>/dev/null
+import importlib.metadata as md, importlib.util as iu, os, sys
+spec = iu.find_spec("atheris")
+assert spec and md.version("atheris") == sys.argv[1]
+site = os.path.dirname(os.path.dirname(spec.origin))
+assert os.path.exists(os.path.join(site, "asan_with_fuzzer.so"))
+PY
+}
+if ! atheris_ok; then
+    echo "setup: building atheris $ATHERIS_VERSION from source with clang-14 (about 3 minutes)"
+    CLANG_BIN=/usr/bin/clang-14 CC=clang-14 CXX=clang++-14 \
+        pip_ install -q --no-binary atheris "atheris==$ATHERIS_VERSION"
+    atheris_ok || { echo "setup: atheris built without asan_with_fuzzer.so" >&2; exit 1; }
 fi
 
 # What the plugins declare (toolchains, reference implementations).

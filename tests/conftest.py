@@ -27,6 +27,7 @@ def lab_env(tmp_path: Path, session_cache: Path, monkeypatch: pytest.MonkeyPatch
         "LAB_REPORTS": str(tmp_path / "reports"),
         "LAB_CACHE": str(session_cache),
         "LAB_PLUGIN_PATH": str(TOY_PLUGINS),
+        "LAB_CORPORA": str(tmp_path / "corpora"),
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -112,10 +112,16 @@ def _all_requirements(systems: list[System]) -> list[tuple[str, Requirement]]:
 @click.argument("system", required=False)
 @click.option("--print-missing", type=click.Choice(["apt", "pip"]),
               help="Print only the missing package names of that kind, one per line.")
-def doctor_cmd(system: str | None, print_missing: str | None) -> None:
+@click.option("--fuzz", is_flag=True,
+              help="Check the fuzzing toolchain and that each fuzz target gets native coverage.")
+def doctor_cmd(system: str | None, print_missing: str | None, fuzz: bool) -> None:
     """Name every missing tool or package with the command that installs it."""
     host = get_host()
     systems = [system_named(system)] if system else list(host.systems().values())
+    if fuzz:
+        from lab.builtins.fuzzing import doctor_fuzz
+
+        sys.exit(doctor_fuzz(systems))
     missing = [(who, r, r.missing()) for who, r in _all_requirements(systems)]
     missing = [(who, r, why) for who, r, why in missing if why]
     if print_missing:

@@ -1,18 +1,61 @@
-"""Reports: the built-in HTML + Markdown reporter and ``lab report``."""
+"""Reports: the built-in HTML + Markdown reporter and ``lab report``.
+
+A bench report of a system with fuzz targets and fuzz data in the store (fuzz statistics,
+crashes or ``lab cover`` measurements) also carries the fuzzing section
+(:mod:`lab.report.fuzz`). ``lab report SYSTEM`` without any bench run writes a fuzzing-only
+report under ``reports/SYSTEM/fuzz/`` when there is fuzz data, and is a usage error otherwise.
+"""
 
 from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import Any
 
 import click
 
 import lab
 from lab.builtins.common import system_named
+from lab.model import System
+
+FUZZ_REPORT_DIR = "fuzz"
 
 
-def report_input(summary):  # noqa: ANN001, ANN201 - RunSummary -> lab.report.ReportInput
-    """Adapt a run summary to the report generator's input."""
+def gather_fuzz(system: System, store: Any, report_dir: Path):  # noqa: ANN201 - FuzzSection
+    """The fuzzing section of ``system`` for a report written into ``report_dir``, or None
+    (no fuzz targets, no fuzz data, or a store without fuzzing tables)."""
+    from lab.fuzz.layout import corpus_size, layout
+    from lab.report.fuzz import TargetInfo, make_section
+
+    if not system.fuzz_targets or not all(hasattr(store, m) for m in
+                                          ("fuzz_stats", "crashes", "coverage")):
+        return None
+    targets = []
+    for t in system.fuzz_targets:
+        lay = layout(system, t)
+        files, size = corpus_size(lay.corpus)
+        targets.append(TargetInfo(t.name, t.description, seeds=corpus_size(lay.seeds)[0],
+                                  corpus_files=files, corpus_bytes=size))
+    return make_section(system.name, targets, store.fuzz_stats(system.name),
+                        store.crashes(system.name), store.coverage(system.name), report_dir)
+
+
+def _fuzz_for(system: System, report_dir: Path):  # noqa: ANN202 - FuzzSection | None
+    from lab.store import open_store
+
+    if not system.fuzz_targets:
+        return None
+    store = open_store()
+    try:
+        return gather_fuzz(system, store, report_dir)
+    finally:
+        close = getattr(store, "close", None)
+        if close is not None:
+            close()
+
+
+def report_input(summary, fuzz=None):  # noqa: ANN001, ANN201 - RunSummary -> ReportInput
+    """Adapt a run summary (and an optional fuzzing section) to the report generator's input."""
     import pandas as pd
 
     from lab.report import ReportInput, WorkloadMeta
@@ -28,34 +71,57 @@ def report_input(summary):  # noqa: ANN001, ANN201 - RunSummary -> lab.report.Re
         finished=run.finished, command=shlex.join(run.command), git_commit=run.git_commit,
         git_dirty=run.git_dirty, fingerprint=run.fingerprint,
         fingerprint_hash=run.fingerprint_hash, baseline=system.baseline, results=results,
-        comparisons=comparisons, workloads=workloads)
+        comparisons=comparisons, workloads=workloads, fuzz=fuzz)
 
 
 @lab.hookimpl
 def lab_report_write(summary, out_dir: Path) -> Path:  # noqa: ANN001 - RunSummary
     from lab.report import write_report
+    from lab.report.fuzz import write_charts
 
-    return write_report(report_input(summary), out_dir)
+    fuzz = _fuzz_for(summary.system, out_dir)
+    index = write_report(report_input(summary, fuzz), out_dir)
+    write_charts(fuzz, out_dir)
+    return index
+
+
+def write_fuzz_only(system: System, store: Any) -> Path | None:
+    """Write the fuzzing-only report of ``system``; None when it has no fuzz data."""
+    from lab import paths
+    from lab.report.fuzz import write_fuzz_report
+
+    out_dir = paths.reports_dir() / system.name / FUZZ_REPORT_DIR
+    section = gather_fuzz(system, store, out_dir)
+    return write_fuzz_report(section, out_dir) if section is not None else None
 
 
 @click.command("report")
 @click.argument("system")
 @click.option("--run", "run_id", type=int, help="Run id (default: the latest bench run).")
 def report_cmd(system: str, run_id: int | None) -> None:
-    """Write the report of a recorded bench run under reports/SYSTEM/RUN/."""
+    """Write the report of a recorded bench run under reports/SYSTEM/RUN/, with a fuzzing
+    section when SYSTEM has fuzz data; with fuzz data but no bench run, a fuzzing-only report
+    under reports/SYSTEM/fuzz/."""
     from lab.bench.engine import RunSummary, write_reports
     from lab.errors import UsageError
     from lab.store import open_store
 
     s = system_named(system)
     store = open_store()
-    run = store.run(run_id) if run_id is not None else store.latest_run(s.name)
-    if run is None:
-        raise UsageError(f"no bench run of {s.name} recorded yet; run `lab bench {s.name}` first")
-    if run.system != s.name:
-        raise UsageError(f"run {run.id} is a run of {run.system}, not {s.name}")
-    path = write_reports(RunSummary(run, s, store.results(run.id), store.comparisons(run.id)))
-    store.close()
+    try:
+        run = store.run(run_id) if run_id is not None else store.latest_run(s.name)
+        if run is None:
+            path = write_fuzz_only(s, store)
+            if path is None:
+                raise UsageError(f"no bench run of {s.name} recorded yet; run "
+                                 f"`lab bench {s.name}` first")
+        else:
+            if run.system != s.name:
+                raise UsageError(f"run {run.id} is a run of {run.system}, not {s.name}")
+            path = write_reports(RunSummary(run, s, store.results(run.id),
+                                            store.comparisons(run.id)))
+    finally:
+        store.close()
     click.echo(f"report: {path}")
 
 

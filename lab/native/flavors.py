@@ -2,7 +2,7 @@
 
 ``release`` (-O2, asserts off), ``debug`` (-O0 -g with ASan and UBSan, asserts on) and
 ``profile`` (-O2 -g with frame pointers, for perf and py-spy) are built in; plugins add more
-(the fuzz issue adds ``fuzz`` and ``coverage``) through ``lab_register_flavors``.
+(``lab.fuzz`` adds ``fuzz`` and ``coverage``) through ``lab_register_flavors``.
 """
 
 from __future__ import annotations
@@ -73,9 +73,13 @@ def compiler_identity(cc: str) -> str:
 
 
 def preload_paths(flavor: Flavor) -> list[str]:
-    """Absolute paths of the flavor's runtime libraries, found through its compiler."""
+    """Absolute paths of the flavor's runtime libraries, found through its compiler (an
+    absolute name is taken as it is)."""
     out = []
     for lib in flavor.preload:
+        if os.path.isabs(lib):
+            out.append(lib)
+            continue
         res = subprocess.run([flavor.cc(), f"-print-file-name={lib}"], capture_output=True,
                              text=True, timeout=30)
         path = res.stdout.strip()

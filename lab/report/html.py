@@ -12,6 +12,13 @@ from html import escape
 import pandas as pd
 
 from lab.report.charts import Chart
+from lab.report.fuzz import (
+    FuzzChart,
+    FuzzSection,
+    coverage_table,
+    crashes_table,
+    overview_table,
+)
 from lab.report.model import (
     DASH,
     ReportInput,
@@ -77,6 +84,8 @@ details > summary { cursor: pointer; color: var(--muted); margin: 6px 0; }
 nav.toc { background: var(--bg2); border-radius: 6px; padding: 8px 16px; margin: 14px 0; }
 nav.toc a { margin-right: 14px; }
 .empty { padding: 18px; background: var(--bg2); border-radius: 6px; color: var(--muted); }
+tr.crash-open td.status { color: var(--bad); font-weight: 600; }
+tr.crash-fixed td.status { color: var(--good); font-weight: 600; }
 """
 
 _CAPTIONS = {
@@ -84,7 +93,11 @@ _CAPTIONS = {
     "scaling": "Lines: median vs input size (log–log); shaded band: 95% confidence interval.",
 }
 _NUMERIC_COLUMNS = {"Ratio", "95% CI", "p-value", "Median", "n", "Better", "Worse", "Same",
-                    "Geo-mean ratio", "Range"}
+                    "Geo-mean ratio", "Range",
+                    # fuzzing tables
+                    "Corpus files", "Corpus size", "Seeds", "Fuzz runs", "Execs", "Exec/s",
+                    "cov", "ft", "Lines", "Branches", "Functions", "Regions", "Inputs", "Count",
+                    "Reliability"}
 
 
 def _cell_class(column: str, value: str) -> str:
@@ -101,10 +114,12 @@ def _cell_class(column: str, value: str) -> str:
 
 
 def _table(df: pd.DataFrame, css_class: str, row_class_col: str | None = None,
-           row_class_prefix: str = "") -> str:
+           row_class_prefix: str = "", links: tuple[str, str] | None = None) -> str:
     """HTML table of string cells; columns starting with "_" are hidden helpers.
 
     Row `i` gets class `row_class_prefix + df[row_class_col][i]` when that value is non-empty.
+    With `links=(column, href_column)`, a cell of `column` links to the row's `href_column`
+    value when it is non-empty.
     """
     cols = [c for c in df.columns if not c.startswith("_")]
     head = "".join(f"<th>{escape(c)}</th>" for c in cols)
@@ -113,11 +128,18 @@ def _table(df: pd.DataFrame, css_class: str, row_class_col: str | None = None,
         cls = ""
         if row_class_col and row[row_class_col]:
             cls = f' class="{escape(row_class_prefix + str(row[row_class_col]))}"'
-        cells = "".join(f'<td class="{_cell_class(c, str(row[c]))}">{escape(str(row[c]))}</td>'
+        cells = "".join(f'<td class="{_cell_class(c, str(row[c]))}">{_cell(row, c, links)}</td>'
                         for c in cols)
         body.append(f"<tr{cls}>{cells}</tr>")
     return (f'<table class="{escape(css_class)}"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>")
+
+
+def _cell(row: dict, column: str, links: tuple[str, str] | None) -> str:
+    text = escape(str(row[column]))
+    if links and column == links[0] and row.get(links[1]):
+        return f'<a href="{escape(str(row[links[1]]))}">{text}</a>'
+    return text
 
 
 def _header(data: ReportInput) -> str:
@@ -209,7 +231,9 @@ def render_html(data: ReportInput, results: pd.DataFrame, comparisons: pd.DataFr
     if workload_names:
         links = "".join(f'<a href="#{escape(f"wl-{n}")}">{escape(n)}</a>'
                         for n in workload_names)
-        body.append(f'<nav class="toc">Workloads: {links} <a href="#environment">environment</a>'
+        fuzz = ' <a href="#fuzzing">fuzzing</a>' if data.fuzz is not None else ""
+        body.append(f'<nav class="toc">Workloads: {links}{fuzz} '
+                    '<a href="#environment">environment</a>'
                     f' <a href="#reproduce">reproduce</a></nav>')
     body.append('<h2 id="summary">Summary</h2>')
     if results.empty:
@@ -228,6 +252,8 @@ def render_html(data: ReportInput, results: pd.DataFrame, comparisons: pd.DataFr
     for name in workload_names:
         body.append(_workload_section(data, name, data.workloads.get(name), results,
                                       comparisons, impls, charts))
+    if data.fuzz is not None:
+        body.append(_fuzz_section(data.fuzz))
     body.append('<h2 id="environment">Environment</h2>')
     body.append(f"<p>Fingerprint hash: <code>{escape(data.fingerprint_hash or DASH)}</code></p>")
     fp_rows = flatten_fingerprint(data.fingerprint or {})
@@ -240,9 +266,72 @@ def render_html(data: ReportInput, results: pd.DataFrame, comparisons: pd.DataFr
         body.append('<p class="empty">No fingerprint recorded.</p>')
     body.append('<h2 id="reproduce">Reproduce</h2>')
     body.append(f'<pre id="reproduce-command"><code>{escape(data.command)}</code></pre>')
+    return _page(title, body)
+
+
+def _page(title: str, body: list[str]) -> str:
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         f"<title>{escape(title)}</title><style>{_CSS}</style></head>\n"
         f"<body><main>\n{chr(10).join(body)}\n</main></body></html>\n"
     )
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+
+def _fuzz_chart_html(chart: FuzzChart) -> str:
+    b64 = base64.b64encode(chart.png).decode("ascii")
+    title = escape(chart.title)
+    return (f'<figure class="chart chart-fuzz" id="{escape(f"fuzz-chart-{chart.target}")}">'
+            f'<img src="data:image/png;base64,{b64}" alt="{title}" decoding="sync" '
+            f'width="{chart.width}" height="{chart.height}">'
+            "<figcaption>libFuzzer's <code>cov</code> (covered edges) against elapsed "
+            "seconds, one line per fuzz run.</figcaption></figure>")
+
+
+def _fuzz_section(section: FuzzSection) -> str:
+    """The fuzzing section: targets, coverage, crashes and coverage-over-time charts."""
+    out = ['<section class="fuzzing" id="fuzzing"><h2>Fuzzing</h2>',
+           '<p class="muted">Corpus: the inputs grown by <code>lab fuzz</code>; seeds: the '
+           "committed ones. Statistics are the last libFuzzer status of each target's latest "
+           "fuzz run (<code>cov</code>: covered edges, <code>ft</code>: features).</p>",
+           '<h3 id="fuzz-targets">Targets</h3>', _table(overview_table(section), "fuzz-targets")]
+    out.append('<h3 id="fuzz-coverage">Source coverage (<code>lab cover</code>)</h3>')
+    cover = coverage_table(section)
+    if cover.empty:
+        out.append('<p class="empty">No coverage measured yet; run <code>lab cover '
+                   f"{escape(section.system)}</code>.</p>")
+    else:
+        out.append('<p class="muted">Latest measurement per target, over the system\'s own C '
+                   "sources, replaying seeds, regressions and the grown corpus.</p>")
+        out.append(_table(cover, "fuzz-coverage", links=("HTML", "_link")))
+    out.append('<h3 id="fuzz-crashes">Crashes</h3>')
+    crashes = crashes_table(section)
+    if crashes.empty:
+        out.append('<p class="empty" id="no-crashes">No crashes recorded.</p>')
+    else:
+        out.append('<p class="muted">Deduplicated by signature; reliability is the share of '
+                   "re-runs that reproduced the crash.</p>")
+        out.append(_table(crashes, "fuzz-crashes", "_status", "crash-"))
+    out.append('<h3 id="fuzz-charts">Coverage over time</h3>')
+    if section.charts:
+        out.extend(_fuzz_chart_html(c) for c in section.charts)
+    else:
+        out.append('<p class="empty">No fuzzing statistics recorded yet.</p>')
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def render_fuzz_html(section: FuzzSection) -> str:
+    """A fuzzing-only index.html (a system with fuzz data but no bench run)."""
+    rows = [("Generated", escape(section.generated or DASH)),
+            ("Targets", escape(", ".join(t.info.name for t in section.targets) or DASH))]
+    body = [f"<h1>Fuzzing report: {escape(section.system)}</h1>",
+            '<p class="muted">No bench run of this system is recorded; this report shows its '
+            "fuzzing only.</p>",
+            '<dl class="meta">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
+            + "</dl>",
+            _fuzz_section(section)]
+    return _page(f"{section.system} — fuzzing report", body)

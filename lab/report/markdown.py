@@ -7,6 +7,7 @@ import re
 import pandas as pd
 
 from lab.report.charts import Chart
+from lab.report.fuzz import FuzzSection, coverage_table, crashes_table, overview_table
 from lab.report.model import (
     DASH,
     ReportInput,
@@ -34,13 +35,17 @@ def md_escape(text: str) -> str:
     return " ".join(out.splitlines())
 
 
-def md_table(df: pd.DataFrame) -> str:
-    """GitHub-flavoured Markdown table of `df` (columns starting with "_" are omitted)."""
+def md_table(df: pd.DataFrame, raw: tuple[str, ...] = ()) -> str:
+    """GitHub-flavoured Markdown table of `df` (columns starting with "_" are omitted).
+
+    Cells of the `raw` columns are already Markdown and are not escaped.
+    """
     cols = [c for c in df.columns if not c.startswith("_")]
     lines = ["| " + " | ".join(md_escape(c) for c in cols) + " |",
              "| " + " | ".join("---" for _ in cols) + " |"]
     for row in df.to_dict("records"):
-        lines.append("| " + " | ".join(md_escape(row[c]) or " " for c in cols) + " |")
+        lines.append("| " + " | ".join((str(row[c]) if c in raw else md_escape(row[c])) or " "
+                                       for c in cols) + " |")
     return "\n".join(lines)
 
 
@@ -88,6 +93,8 @@ def render_markdown(data: ReportInput, results: pd.DataFrame, comparisons: pd.Da
         out += ["No comparisons against the baseline are available.", ""]
     for name in workload_names:
         out += _workload(data, name, results, comparisons, impls, charts, chart_dir)
+    if data.fuzz is not None:
+        out += fuzz_markdown(data.fuzz, chart_dir)
     out += ["## Environment", "", f"Fingerprint hash: `{data.fingerprint_hash or DASH}`", "",
             _code_block(fingerprint_json(data.fingerprint or {}), "json"), ""]
     out += ["## Reproduce", "", _code_block(data.command, "sh"), ""]
@@ -128,3 +135,54 @@ def _workload(data: ReportInput, name: str, results: pd.DataFrame, comparisons: 
             out += [f"![{alt}]({chart_dir}/{c.filename})", ""]
     out += ["### Results", "", md_table(results_table(results, name, meta, impls)), ""]
     return out
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+
+def _destination(href: str) -> str:
+    """A link destination; <...> when it holds spaces or parentheses."""
+    return f"<{href}>" if re.search(r"[\s()<>]", href) else href
+
+
+def _links(df: pd.DataFrame, column: str, href_column: str) -> pd.DataFrame:
+    """`column` as Markdown links to `href_column` where set (text escaped here)."""
+    cells = [f"[{md_escape(text)}]({_destination(href)})" if href else md_escape(text)
+             for text, href in zip(df[column], df[href_column], strict=True)]
+    return df.assign(**{column: cells})
+
+
+def fuzz_markdown(section: FuzzSection, chart_dir: str) -> list[str]:
+    """The fuzzing section as Markdown lines; charts are linked as `chart_dir/<file>.png`."""
+    out = ["## Fuzzing", "",
+           "Corpus: the inputs grown by `lab fuzz`; seeds: the committed ones. Statistics are "
+           "the last libFuzzer status of each target's latest fuzz run (cov: covered edges, "
+           "ft: features).", "", md_table(overview_table(section)), "",
+           "### Source coverage (`lab cover`)", ""]
+    cover = coverage_table(section)
+    if cover.empty:
+        out += [f"No coverage measured yet; run `lab cover {section.system}`.", ""]
+    else:
+        out += [md_table(_links(cover, "HTML", "_link"), raw=("HTML",)), ""]
+    out += ["### Crashes", ""]
+    crashes = crashes_table(section)
+    if crashes.empty:
+        out += ["No crashes recorded.", ""]
+    else:
+        out += ["Deduplicated by signature; reliability is the share of re-runs that "
+                "reproduced the crash.", "", md_table(crashes), ""]
+    out += ["### Coverage over time", ""]
+    if not section.charts:
+        out += ["No fuzzing statistics recorded yet.", ""]
+    for chart in section.charts:
+        alt = chart.title.replace("[", "(").replace("]", ")")
+        out += [f"![{alt}]({chart_dir}/{chart.filename})", ""]
+    return out
+
+
+def render_fuzz_markdown(section: FuzzSection, chart_dir: str) -> str:
+    """A fuzzing-only report.md (a system with fuzz data but no bench run)."""
+    out = [f"# Fuzzing report: {md_escape(section.system)}", "",
+           "No bench run of this system is recorded; this report shows its fuzzing only.", "",
+           f"Generated: {section.generated or DASH}", ""]
+    return "\n".join(out + fuzz_markdown(section, chart_dir))

@@ -12,11 +12,14 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from lab.bench.summary import params_key
+
+if TYPE_CHECKING:
+    from lab.report.fuzz import FuzzSection
 
 RESULT_COLUMNS: tuple[str, ...] = (
     "impl", "workload", "params", "params_key", "metric", "unit", "better",
@@ -56,7 +59,8 @@ class ReportInput:
     `results` has one row per (impl, workload, params, metric) with the columns listed in
     `RESULT_COLUMNS`; `comparisons` has one row per (impl, workload, params_key, metric) with
     the columns in `COMPARISON_COLUMNS` (ratio = impl / baseline).  Missing columns are
-    tolerated and treated as empty.
+    tolerated and treated as empty.  `fuzz` is the optional fuzzing section of the system
+    (see `lab.report.fuzz`), shown after the workloads.
     """
 
     system: str
@@ -73,6 +77,7 @@ class ReportInput:
     results: pd.DataFrame
     comparisons: pd.DataFrame
     workloads: dict[str, WorkloadMeta]
+    fuzz: FuzzSection | None = None
 
 
 # --------------------------------------------------------------------------- normalisation

@@ -87,5 +87,30 @@ class Store(Protocol):
     def read_table(self, name: str, run_id: int | None = None) -> Any:
         """A pandas DataFrame of one table (optionally one run's rows)."""
 
+    def add_fuzz_stats(self, run_id: int, rows: list[dict]) -> None:
+        """Append fuzzing statistics (target, elapsed, execs, exec_per_s, cov, ft,
+        corpus_units, corpus_bytes, crashes)."""
+
+    def fuzz_stats(self, system: str, target: str | None = None) -> list[dict]:
+        """Every statistics row of ``system`` (optionally one target), in run and time order."""
+
+    def record_crash(self, run_id: int | None, crash: dict) -> tuple[int, bool]:
+        """Store a triaged crash or count a sighting of a known signature: (id, is_new)."""
+
+    def update_crash(self, crash_id: int, **fields: Any) -> None:
+        """Set reliability, minimized, status ('open'/'fixed') or report of a crash."""
+
+    def crashes(self, system: str | None = None) -> list[dict]:
+        """All crashes (of one system), oldest first."""
+
+    def crash(self, crash_id: int) -> dict:
+        """One crash by id; StoreError naming ``lab crashes`` when absent."""
+
+    def add_coverage(self, run_id: int, row: dict) -> None:
+        """Store one target's coverage totals (lines/branches/functions/regions, html path)."""
+
+    def coverage(self, system: str) -> list[dict]:
+        """Every coverage measurement of ``system``, oldest first."""
+
     def close(self) -> None:
         """Release the connection."""

@@ -58,6 +58,35 @@ MIGRATIONS: list[str] = [
     CREATE INDEX comparisons_run ON comparisons(run_id);
     CREATE INDEX runs_system ON runs(system, id);
     """,
+    # 3: fuzzing statistics over time, triaged crashes (deduplicated by signature), coverage.
+    """
+    CREATE TABLE fuzz_stats (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        target TEXT NOT NULL, elapsed REAL NOT NULL, execs INTEGER NOT NULL,
+        exec_per_s REAL, cov INTEGER, ft INTEGER, corpus_units INTEGER, corpus_bytes INTEGER,
+        crashes INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX fuzz_stats_run ON fuzz_stats(run_id);
+    CREATE TABLE crashes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        system TEXT NOT NULL, target TEXT NOT NULL, kind TEXT NOT NULL,
+        signature TEXT NOT NULL, summary TEXT NOT NULL,
+        first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, count INTEGER NOT NULL,
+        reliability REAL, status TEXT NOT NULL,
+        input BLOB NOT NULL, minimized BLOB, report TEXT NOT NULL,
+        first_run_id INTEGER, last_run_id INTEGER,
+        UNIQUE (system, target, signature)
+    );
+    CREATE TABLE coverage (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        target TEXT NOT NULL, corpus_units INTEGER NOT NULL,
+        lines_covered INTEGER, lines_total INTEGER,
+        branches_covered INTEGER, branches_total INTEGER,
+        functions_covered INTEGER, functions_total INTEGER,
+        regions_covered INTEGER, regions_total INTEGER, html TEXT
+    );
+    CREATE INDEX coverage_run ON coverage(run_id);
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -18,7 +18,9 @@ from lab.store import migrations
 from lab.store.base import RUN_STATUSES, RunRecord, Sample
 
 BUSY_TIMEOUT_S = 10.0
-TABLES = ("runs", "fingerprints", "samples", "results", "comparisons")
+TABLES = ("runs", "fingerprints", "samples", "results", "comparisons", "fuzz_stats", "crashes",
+          "coverage")
+CRASH_STATUSES = ("open", "fixed")
 
 
 def now() -> str:
@@ -201,12 +203,86 @@ class SQLiteStore:
             raise StoreError(f"unknown table {name!r}; valid: {', '.join(TABLES)}")
         sql, args = f"SELECT * FROM {name}", ()
         if run_id is not None and name != "fingerprints":
-            column = "id" if name == "runs" else "run_id"
+            column = {"runs": "id", "crashes": "last_run_id"}.get(name, "run_id")
             sql, args = f"{sql} WHERE {column} = ?", (run_id,)
         try:
             return pd.read_sql_query(sql, self.conn, params=args)
         except (sqlite3.Error, pd.errors.DatabaseError) as exc:
             raise StoreError(f"result store {self.path}: {exc}") from None
+
+    # -- fuzzing ---------------------------------------------------------------------------
+
+    def add_fuzz_stats(self, run_id: int, rows: list[dict]) -> None:
+        if not rows:
+            return
+        self._write(
+            "INSERT INTO fuzz_stats(run_id, target, elapsed, execs, exec_per_s, cov, ft, "
+            "corpus_units, corpus_bytes, crashes) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [(run_id, r["target"], r["elapsed"], r["execs"], r.get("exec_per_s"), r.get("cov"),
+              r.get("ft"), r.get("corpus_units"), r.get("corpus_bytes"), r.get("crashes", 0))
+             for r in rows])
+
+    def fuzz_stats(self, system: str, target: str | None = None) -> list[dict]:
+        sql = ("SELECT s.*, r.started FROM fuzz_stats s JOIN runs r ON r.id = s.run_id "
+               "WHERE r.system = ?")
+        args: tuple = (system,)
+        if target is not None:
+            sql, args = sql + " AND s.target = ?", (system, target)
+        return [dict(r) for r in self._query(sql + " ORDER BY s.run_id, s.elapsed", args)]
+
+    def record_crash(self, run_id: int | None, crash: dict) -> tuple[int, bool]:
+        """Insert a crash, or count one more sighting of the same (system, target, signature);
+        returns (id, is_new). A sighting of a crash marked fixed reopens it."""
+        key = (crash["system"], crash["target"], crash["signature"])
+        found = self._query("SELECT id FROM crashes WHERE system = ? AND target = ? AND "
+                            "signature = ?", key)
+        stamp = now()
+        if found:
+            self._write("UPDATE crashes SET count = count + 1, last_seen = ?, last_run_id = ?, "
+                        "status = 'open' WHERE id = ?", (stamp, run_id, found[0]["id"]))
+            return found[0]["id"], False
+        new_id = self._write(
+            "INSERT INTO crashes(system, target, kind, signature, summary, first_seen, "
+            "last_seen, count, reliability, status, input, minimized, report, first_run_id, "
+            "last_run_id) VALUES (?,?,?,?,?,?,?,1,?,'open',?,?,?,?,?)",
+            (*key[:2], crash["kind"], crash["signature"], crash["summary"], stamp, stamp,
+             crash.get("reliability"), crash["input"], crash.get("minimized"), crash["report"],
+             run_id, run_id))
+        return new_id, True
+
+    def update_crash(self, crash_id: int, **fields: Any) -> None:
+        allowed = {"reliability", "minimized", "status", "report"}
+        bad = set(fields) - allowed
+        assert not bad, bad
+        assert fields.get("status", "open") in CRASH_STATUSES
+        if fields:
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            self._write(f"UPDATE crashes SET {sets} WHERE id = ?", (*fields.values(), crash_id))
+
+    def crashes(self, system: str | None = None) -> list[dict]:
+        sql, args = "SELECT * FROM crashes", ()
+        if system:
+            sql, args = sql + " WHERE system = ?", (system,)
+        return [dict(r) for r in self._query(sql + " ORDER BY id", args)]
+
+    def crash(self, crash_id: int) -> dict:
+        rows = self._query("SELECT * FROM crashes WHERE id = ?", (crash_id,))
+        if not rows:
+            raise StoreError(f"no crash {crash_id} in {self.path} (see `lab crashes`)")
+        return dict(rows[0])
+
+    def add_coverage(self, run_id: int, row: dict) -> None:
+        cols = ("target", "corpus_units", "lines_covered", "lines_total", "branches_covered",
+                "branches_total", "functions_covered", "functions_total", "regions_covered",
+                "regions_total", "html")
+        self._write(f"INSERT INTO coverage(run_id, {', '.join(cols)}) VALUES "
+                    f"(?, {', '.join('?' * len(cols))})", (run_id, *(row.get(c) for c in cols)))
+
+    def coverage(self, system: str) -> list[dict]:
+        """Every coverage measurement of ``system``, oldest first, with its run's start."""
+        return [dict(r) for r in self._query(
+            "SELECT c.*, r.started FROM coverage c JOIN runs r ON r.id = c.run_id "
+            "WHERE r.system = ? ORDER BY c.run_id", (system,))]
 
     def close(self) -> None:
         self.conn.close()

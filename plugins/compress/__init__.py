@@ -13,6 +13,7 @@ from typing import Any
 
 import lab
 from plugins.compress import corpus
+from plugins.compress.fuzz import FUZZ_TARGETS
 from plugins.compress.references import (
     Brotli,
     Bz2,
@@ -108,7 +109,8 @@ SYSTEM = lab.System(
     baseline="zlib",
     recipes=(lab.CffiLib("compress", sources=("*.c",), header="compress.h"),),
     requires=(lab.Command("cc", apt="gcc"), lab.AptPackage("python3-dev")),
-    offers=("bench",),
+    offers=("bench", "fuzz"),
+    fuzz_targets=FUZZ_TARGETS,
 )
 
 

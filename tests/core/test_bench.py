@@ -74,7 +74,8 @@ def test_terminal_output_shows_tables_and_skips(run_lab) -> None:
     (["--param", "n=7"], "value '7' is not declared for parameter 'n' of workload 'sum'; "
                          "valid: 1000, 4000, 16000"),
     (["--param", "m=1"], "unknown parameter 'm'; valid: n"),
-    (["--flavor", "turbo"], "unknown flavor 'turbo'; valid: debug, o1, profile, release"),
+    (["--flavor", "turbo"], "unknown flavor 'turbo'; valid: coverage, debug, fuzz, o1, profile, "
+     "release"),
 ])
 def test_bad_names_exit_2_with_valid_names(run_lab, args: list[str], message: str) -> None:
     res = run_lab("bench", "toy", "--quick", *args)

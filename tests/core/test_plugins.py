@@ -16,7 +16,7 @@ def test_list_json_describes_local_systems(run_lab) -> None:
     names = {s["name"]: s for s in doc["systems"]}
     assert {"compress", "toy"} <= set(names)
     toy = names["toy"]
-    assert toy["shape"] == "lib" and toy["offers"] == ["bench"]
+    assert toy["shape"] == "lib" and toy["offers"] == ["bench", "fuzz"]
     assert toy["source"].startswith("local: ") and toy["source"].endswith("toy")
     assert toy["toolchain"]["ok"] is True
     impls = {i["name"]: i for i in toy["implementations"]}

@@ -1,0 +1,1 @@
+"""Coverage-guided fuzzing of native cores (atheris + libFuzzer + sanitizers)."""

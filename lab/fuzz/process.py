@@ -1,0 +1,114 @@
+"""Starting fuzz workers: the executable launcher, their environment and libFuzzer flags, and
+the one-shot runs triage needs (reproduce one input, minimize a crash).
+
+libFuzzer re-executes ``argv[0]`` for ``-merge=1`` and ``-minimize_crash=1``, so workers start
+through a launcher script (``#!<this Python>``) kept in the build cache; the target travels in
+``$LAB_FUZZ_SPEC``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab import native, paths
+from lab.fuzz.worker import SPEC_ENV
+from lab.model import FuzzTarget, System
+
+RSS_LIMIT_MB = 2048
+PATH_VARS = ("LAB_PLUGIN_PATH", "LAB_HOME", "LAB_STORE", "LAB_REPORTS", "LAB_CACHE", "LAB_CORPORA",
+             "LAB_FUZZ_DIR", "TOY_TARGETS")
+
+
+def launcher() -> Path:
+    """An executable script running the worker with this interpreter (created once)."""
+    text = f"#!{sys.executable}\nfrom lab.fuzz.worker import main\nmain()\n"
+    tag = hashlib.sha256(text.encode()).hexdigest()[:12]
+    path = paths.cache_dir() / "fuzz" / f"lab-fuzz-worker-{tag}"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text)
+        tmp.chmod(0o755)
+        tmp.replace(path)
+    return path
+
+
+def spec(system: System, target: FuzzTarget, flavor: str = "fuzz", mode: str = "fuzz") -> dict:
+    return {"system": system.name, "target": target.name, "flavor": flavor, "mode": mode}
+
+
+def environment(spec_: dict) -> dict[str, str]:
+    """This process's environment plus the flavor's runtime (LD_PRELOAD...) and the spec."""
+    env = dict(os.environ)
+    for key in PATH_VARS:  # workers run in other folders: make the lab's paths absolute
+        if env.get(key):
+            env[key] = os.pathsep.join(os.path.abspath(p) for p in env[key].split(os.pathsep))
+    env.update(native.flavors_runtime_env(spec_["flavor"]))
+    env[SPEC_ENV] = json.dumps(spec_)
+    return env
+
+
+def dictionary_file(target: FuzzTarget, folder: Path) -> Path | None:
+    """The target's dictionary in libFuzzer's format (``"\\xNN"`` escapes), or None."""
+    if not target.dictionary:
+        return None
+    lines = []
+    for i, token in enumerate(target.dictionary):
+        escaped = "".join(chr(b) if 0x20 <= b < 0x7F and b not in (0x22, 0x5C) else f"\\x{b:02x}"
+                          for b in token)
+        lines.append(f'tok{i}="{escaped}"')
+    path = folder / "dict.txt"
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def base_flags(target: FuzzTarget) -> list[str]:
+    """Flags every libFuzzer invocation of ``target`` shares."""
+    return [f"-timeout={target.timeout}", f"-rss_limit_mb={RSS_LIMIT_MB}",
+            f"-max_len={target.max_len}", "-detect_leaks=0"]
+
+
+@dataclass
+class OneShot:
+    """The outcome of running libFuzzer once on one input."""
+
+    returncode: int
+    output: str
+    timed_out: bool
+
+    @property
+    def crashed(self) -> bool:
+        return self.returncode != 0 and not self.timed_out
+
+
+def run_input(system: System, target: FuzzTarget, data_file: Path, *,
+              flavor: str = "fuzz", extra: list[str] | None = None,
+              timeout: float | None = None) -> OneShot:
+    """Run ``data_file`` through the target once, as libFuzzer does (``prog FILE``)."""
+    sp = spec(system, target, flavor)
+    argv = [str(launcher()), *base_flags(target), *(extra or []), str(data_file)]
+    limit = timeout if timeout is not None else target.timeout * 3 + 60
+    try:
+        proc = subprocess.run(argv, env=environment(sp), capture_output=True, text=True,
+                              errors="replace", timeout=limit, cwd=data_file.parent)
+    except subprocess.TimeoutExpired as exc:
+        out = (exc.stdout or "") + (exc.stderr or "")
+        return OneShot(-9, out if isinstance(out, str) else out.decode(errors="replace"), True)
+    return OneShot(proc.returncode, proc.stdout + proc.stderr, False)
+
+
+def minimize(system: System, target: FuzzTarget, crash_file: Path, out: Path,
+             seconds: int) -> bool:
+    """libFuzzer's ``-minimize_crash=1`` for at most ``seconds``; True when ``out`` exists."""
+    run_input(system, target, crash_file,
+              extra=["-minimize_crash=1", f"-max_total_time={max(1, seconds)}",
+                     f"-exact_artifact_path={out}"],
+              timeout=seconds * 2 + 60)
+    return out.exists() and out.stat().st_size <= crash_file.stat().st_size
