@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -113,6 +114,10 @@ def _print_results(results: list[Any]) -> None:
             click.echo(f"  note: {r.error}")
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 @click.command("fuzz")
 @click.argument("system")
 @click.option("--target", "targets", multiple=True, help="Fuzz target (repeatable).")
@@ -179,6 +184,7 @@ def fuzz_cmd(system: str, targets: tuple[str, ...], all_targets: bool, seconds: 
                           triage=TriageOptions(reliability_runs, minimize_time))
     status = StatusLine(s.name, quiet=as_json)
     argv = ["lab", *sys.argv[1:]]
+    signal.signal(signal.SIGTERM, _terminate)  # stop the workers as on Ctrl-C
     try:
         results = fuzz_system(s, chosen, options, argv, progress=status)
     except KeyboardInterrupt:
