@@ -216,6 +216,7 @@ class TargetRun:
         self.last_stats = (0.0, 0)
         self.seen_artifacts: set[str] = set()
         self.crash_exits: dict[int, int] = {}
+        self.stopping = False
 
     # -- workers ---------------------------------------------------------------------------
 
