@@ -9,7 +9,7 @@ setup:
 	@bash scripts/setup.sh
 
 run: setup
-	$(LAB) bench compress
+	$(LAB) bench kvstore
 
 test: setup
 	$(VENV)/bin/ruff check lab plugins tests

@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 from lab.model import (  # noqa: E402  (the markers above must exist before plugins import lab)
     SHAPES,
     CffiLib,
+    Executable,
     FuzzTarget,
     Impl,
     LoadContext,
@@ -36,6 +37,7 @@ __all__ = [
     "AptPackage",
     "CffiLib",
     "Command",
+    "Executable",
     "FuzzTarget",
     "Impl",
     "LoadContext",

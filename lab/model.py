@@ -89,6 +89,23 @@ class CffiLib(Recipe):
     kind = "cffi"
 
 
+@dataclass(frozen=True)
+class Executable(Recipe):
+    """A C program (a server, a load generator) compiled in one compiler call.
+
+    ``sources`` are globs relative to ``targets/<system>/``; the artifact is the executable
+    ``name``. Loading it (``ctx.build(name)``) gives its path; the process that runs it needs
+    the flavor's runtime environment (``lab.native.flavors_runtime_env``) for sanitizer options.
+    """
+
+    sources: tuple[str, ...] = ("*.c",)
+    cflags: tuple[str, ...] = ()
+    ldflags: tuple[str, ...] = ()
+    libraries: tuple[str, ...] = ()
+
+    kind = "exe"
+
+
 # ----------------------------------------------------------------------------------------
 # Implementations and workloads.
 # ----------------------------------------------------------------------------------------
@@ -140,6 +157,9 @@ class Workload:
     deterministic metrics (e.g. a compression ratio) declared in ``measured``.
     ``supports(impl_name, params)`` returns a reason to skip a combination, or None.
     ``size_param`` names the parameter holding the input size in bytes (for scaling charts).
+    ``measure_every_rep`` makes ``measure`` a sampled measurement (e.g. ops/s reported by an
+    external load generator): it is called in every repetition and its values get intervals
+    and verdicts like timed metrics, instead of being taken once as exact figures.
     """
 
     name: str
@@ -154,6 +174,7 @@ class Workload:
     quick: Mapping[str, tuple] = field(default_factory=dict)
     size_param: str | None = None
     supports: Callable[[str, Mapping[str, Any]], str | None] | None = None
+    measure_every_rep: bool = False
 
     def all_metrics(self) -> tuple[Metric, ...]:
         return tuple(t.metric for t in self.metrics) + tuple(self.measured)

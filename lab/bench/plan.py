@@ -101,7 +101,8 @@ def make_plan(system: System, impls: list[str], workloads: list[str], mode: str 
                 order = [i for i in runnable if _supported(w, i, combo, plan.skips, rep)]
                 rng.shuffle(order)
                 for impl in order:
-                    plan.items.append(Item(len(plan.items), impl, w.name, combo, rep, rep == 0))
+                    plan.items.append(Item(len(plan.items), impl, w.name, combo, rep,
+                                           rep == 0 or w.measure_every_rep))
     return plan
 
 

@@ -7,6 +7,7 @@ import click
 import lab
 from lab.builtins.common import system_named
 from lab.native.cffi_builder import CffiBuilder
+from lab.native.exe_builder import ExeBuilder
 from lab.native.flavors import BUILTIN_FLAVORS, Flavor
 
 
@@ -16,8 +17,8 @@ def lab_register_flavors() -> list[Flavor]:
 
 
 @lab.hookimpl
-def lab_register_builders() -> list[CffiBuilder]:
-    return [CffiBuilder()]
+def lab_register_builders() -> list[CffiBuilder | ExeBuilder]:
+    return [CffiBuilder(), ExeBuilder()]
 
 
 @click.command("build")

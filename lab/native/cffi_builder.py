@@ -22,7 +22,7 @@ from typing import Any
 import cffi
 
 from lab.errors import BuildError, LabError
-from lab.model import CffiLib, System
+from lab.model import CffiLib, Executable, System
 from lab.native.cache import Artifact, hash_files
 from lab.native.flavors import COMMON_CFLAGS, Flavor, compiler_identity, runtime_ready
 
@@ -33,7 +33,7 @@ def module_name(system: System, recipe: CffiLib, flavor: Flavor) -> str:
     return re.sub(r"\W", "_", f"_lab_{system.name}_{recipe.name}_{flavor.name}")
 
 
-def source_files(system: System, recipe: CffiLib) -> list[Path]:
+def source_files(system: System, recipe: CffiLib | Executable) -> list[Path]:
     """The recipe's C sources, sorted; a glob matching nothing is an error."""
     assert system.targets is not None
     files: set[Path] = set()

@@ -116,3 +116,28 @@ def test_debug_flavor_runs_under_lab_exec_with_assertions_and_sanitizers(
     res = run_lab("exec", "--flavor", "debug", "--", sys.executable, "-c", script)
     assert "sum 11" in res.out, res.err
     assert res.code != 0 and "Assertion `times > 0' failed" in res.err
+
+
+def test_executable_recipe_builds_per_flavor_and_runs(run_lab, lab_env) -> None:  # noqa: ANN001
+    import subprocess
+
+    from lab import native
+    from lab.host import get_host
+
+    res = run_lab("build", "toy", "--recipe", "toy-upper", "--flavor", "release", "--flavor",
+                  "debug")
+    assert res.code == 0, res.err
+    assert "toy/toy-upper [release]" in res.out and "toy/toy-upper [debug]" in res.out
+    system = get_host().systems()["toy"]
+    release = native.load(system, "toy-upper", "release")
+    out = subprocess.run([str(release)], input="abc", capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and out.stdout == "ABC"
+    assert subprocess.run([str(release), "overflow"], capture_output=True,
+                          timeout=30).returncode in (0, 1)  # undetected without sanitizers
+    debug = native.load(system, "toy-upper", "debug")
+    env = {**native.flavors_runtime_env("debug"), "LD_PRELOAD": ""}
+    bad = subprocess.run([str(debug), "overflow"], capture_output=True, text=True, timeout=30,
+                         env=env)
+    assert bad.returncode != 0 and "heap-buffer-overflow" in bad.stderr
+    again = run_lab("build", "toy", "--recipe", "toy-upper")
+    assert "up to date" in again.out
