@@ -81,8 +81,8 @@ def test_concurrent_builds_share_one_artifact(toy_targets: Path, lab_env: dict) 
     import os
 
     env = {**os.environ, **lab_env}
-    procs = [subprocess.Popen([sys.executable, "-m", "lab.cli", "build", "toy", "--flavor",
-                               "profile"], env=env, stdout=subprocess.PIPE,
+    procs = [subprocess.Popen([sys.executable, "-m", "lab.cli", "build", "toy", "--recipe",
+                               "toy", "--flavor", "profile"], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(3)]
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
