@@ -51,9 +51,13 @@ class TargetLayout:
         return out
 
 
+def _input_name(name: str) -> bool:
+    """Notes (``.md``, ``.txt``) and hidden files sit beside inputs but are not inputs."""
+    return not name.startswith(".") and not name.endswith((".md", ".txt"))
+
+
 def is_input(path: Path) -> bool:
-    return path.is_file() and not path.name.startswith(".") and path.suffix not in (".md",
-                                                                                     ".txt")
+    return path.is_file() and _input_name(path.name)
 
 
 def layout(system: System, target: FuzzTarget) -> TargetLayout:
@@ -69,7 +73,7 @@ def corpus_size(folder: Path) -> tuple[int, int]:
         return 0, 0
     count = size = 0
     for entry in os.scandir(folder):
-        if entry.name.startswith(".") or entry.name.endswith((".md", ".txt")):
+        if not _input_name(entry.name):
             continue
         try:
             if entry.is_file():

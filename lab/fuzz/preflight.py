@@ -91,12 +91,11 @@ def require_toolchain() -> None:
 
 def target_check(system: System, target: FuzzTarget) -> Check:
     """A short run of ``target``: native counters must register and coverage must grow."""
-    from lab import native
+    from lab.fuzz.engine import prebuild
 
     name = f"{system.name}/{target.name}"
     try:
-        for recipe in [target.recipe] if target.recipe else [r.name for r in system.recipes]:
-            native.build(system, recipe, "fuzz")
+        prebuild(system, [target])
     except LabError as exc:
         return Check(name, False, f"fuzz build failed: {str(exc).splitlines()[0]}",
                      "see `lab build " + system.name + " --flavor fuzz`")

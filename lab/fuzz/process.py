@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,16 +92,21 @@ class OneShot:
 def run_input(system: System, target: FuzzTarget, data_file: Path, *,
               flavor: str = "fuzz", extra: list[str] | None = None,
               timeout: float | None = None) -> OneShot:
-    """Run ``data_file`` through the target once, as libFuzzer does (``prog FILE``)."""
+    """Run ``data_file`` through the target once, as libFuzzer does (``prog FILE``). The
+    crash files libFuzzer writes go to a private folder that is removed afterwards, never
+    beside the input (which may be a committed seed, or the artifacts folder being scanned)."""
     sp = spec(system, target, flavor)
-    argv = [str(launcher()), *base_flags(target), *(extra or []), str(data_file)]
     limit = timeout if timeout is not None else target.timeout * 3 + 60
-    try:
-        proc = subprocess.run(argv, env=environment(sp), capture_output=True, text=True,
-                              errors="replace", timeout=limit, cwd=data_file.parent)
-    except subprocess.TimeoutExpired as exc:
-        out = (exc.stdout or "") + (exc.stderr or "")
-        return OneShot(-9, out if isinstance(out, str) else out.decode(errors="replace"), True)
+    with tempfile.TemporaryDirectory(prefix="lab-run-") as scratch:
+        argv = [str(launcher()), *base_flags(target), f"-artifact_prefix={scratch}/",
+                *(extra or []), str(data_file.resolve())]
+        try:
+            proc = subprocess.run(argv, env=environment(sp), capture_output=True, text=True,
+                                  errors="replace", timeout=limit, cwd=scratch)
+        except subprocess.TimeoutExpired as exc:
+            out = (exc.stdout or "") + (exc.stderr or "")
+            text = out if isinstance(out, str) else out.decode(errors="replace")
+            return OneShot(-9, text, True)
     return OneShot(proc.returncode, proc.stdout + proc.stderr, False)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -74,30 +73,19 @@ ASAN_OPTIONS = ":".join((
 UBSAN_OPTIONS = "print_stacktrace=1:halt_on_error=1:symbolize=1"
 
 
-@dataclass(frozen=True)
-class _Paths:
-    cc: str
-    runtime: str
-    symbolizer: str | None
-
-
-def _paths() -> _Paths:
-    return _Paths(clang(), str(merged_runtime()), symbolizer())
-
-
 def fuzz_flavor() -> Flavor:
-    p = _paths()
     env = {"ASAN_OPTIONS": ASAN_OPTIONS, "UBSAN_OPTIONS": UBSAN_OPTIONS}
-    if p.symbolizer:
-        env["ASAN_SYMBOLIZER_PATH"] = p.symbolizer
+    llvm_symbolizer = symbolizer()
+    if llvm_symbolizer:
+        env["ASAN_SYMBOLIZER_PATH"] = llvm_symbolizer
     return Flavor(
         "fuzz",
         "clang -O1 -g with libFuzzer coverage/comparison counters, ASan and UBSan (lab fuzz)",
         ("-O1", "-g", "-UNDEBUG", "-fno-omit-frame-pointer", FUZZ_SANITIZERS,
          "-fno-sanitize-recover=undefined"),
         ldflags=(FUZZ_SANITIZERS,),
-        compiler=p.cc,
-        preload=(p.runtime,),
+        compiler=clang(),
+        preload=(str(merged_runtime()),),
         env=env,
     )
 

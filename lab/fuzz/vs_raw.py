@@ -31,10 +31,12 @@ RAW_CFLAGS = ("-std=c11", "-Wall", "-Wextra", "-g", "-O1", "-fno-omit-frame-poin
 
 
 def _recipe(system: System, target: FuzzTarget) -> CffiLib:
-    name = target.recipe or system.recipes[0].name
-    recipe = system.recipe(name)
+    from lab.fuzz.cover import recipe_of
+
+    recipe = recipe_of(system, target)
     if not isinstance(recipe, CffiLib):
-        raise UsageError(f"--vs-raw needs a C recipe; {system.name}/{name} is {recipe.kind}")
+        raise UsageError(f"--vs-raw needs a C library recipe; {system.name}/{recipe.name} is "
+                         f"{recipe.kind}")
     return recipe
 
 

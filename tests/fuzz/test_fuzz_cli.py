@@ -78,6 +78,9 @@ def test_export_regression_then_replay_it_on_the_debug_build(run_lab, lab_env) -
     debug = run_lab("repro", str(path), "--flavor", "debug")  # target read from the path
     assert debug.code == 1
     assert "heap-buffer-overflow" in debug.out and f"crashed: {BUG}" in debug.out
+    again = run_lab("repro", str(path))  # under libFuzzer, which writes crash files...
+    assert again.code == 1 and f"crashed: {BUG}" in again.out
+    assert sorted(p.name for p in regressions.iterdir()) == sorted([path.name, "README.md"])
 
 
 def test_differential_mismatch_and_harness_error_are_told_apart(run_lab, tmp_path) -> None:  # noqa: ANN001
