@@ -130,7 +130,9 @@ class Impl:
 
     ``load(ctx)`` returns the object the workloads drive (e.g. a codec, or a client of a
     server it started); it runs in the benchmark process, and when the object has a
-    ``close()`` method the lab calls it once the measurements are over. ``requires`` lists
+    ``close()`` method the lab calls it once the measurements are over. ``$LAB_RUN_DIR`` names
+    the run's own folder in that process: what the object leaves there (server logs) is kept
+    with the run. ``requires`` lists
     what must be installed; when something is missing its rows are reported as skipped with
     the install command. ``version()`` feeds the environment fingerprint. ``recipes`` names
     the system's build recipes it loads; the lab builds them before measuring (and skips the
@@ -157,6 +159,13 @@ class Workload:
     deterministic metrics (e.g. a compression ratio) declared in ``measured``.
     ``supports(impl_name, params)`` returns a reason to skip a combination, or None.
     ``size_param`` names the parameter holding the input size in bytes (for scaling charts).
+    ``scaling`` names further numeric parameters the report draws throughput scaling charts
+    over (e.g. connections, pipeline depth). ``percentiles`` maps latency metrics to the
+    percentile each one is (``{"p50": 50, "p99": 99, "p999": 99.9}``): the report draws them
+    as one latency-by-percentile chart per parameter set.
+    ``baseline`` names the implementation this workload's results are compared with when it
+    is not the system's baseline (e.g. an in-process workload the system's baseline cannot
+    run).
     ``measure_every_rep`` makes ``measure`` a sampled measurement (e.g. ops/s reported by an
     external load generator): it is called in every repetition and its values get intervals
     and verdicts like timed metrics, instead of being taken once as exact figures.
@@ -175,6 +184,9 @@ class Workload:
     size_param: str | None = None
     supports: Callable[[str, Mapping[str, Any]], str | None] | None = None
     measure_every_rep: bool = False
+    scaling: tuple[str, ...] = ()
+    percentiles: Mapping[str, float] = field(default_factory=dict)
+    baseline: str | None = None
 
     def all_metrics(self) -> tuple[Metric, ...]:
         return tuple(t.metric for t in self.metrics) + tuple(self.measured)
@@ -261,6 +273,10 @@ class System:
     def workload(self, name: str) -> Workload:
         return next(w for w in self.workloads if w.name == name)
 
+    def baseline_of(self, workload: str) -> str:
+        """The implementation ``workload``'s results are compared with."""
+        return self.workload(workload).baseline or self.baseline
+
     def recipe(self, name: str) -> Recipe:
         return next(r for r in self.recipes if r.name == name)
 
@@ -296,6 +312,16 @@ def _check_workload(w: Workload) -> list[str]:
                                 f"non-empty subset of {list(declared)}")
     if w.size_param is not None and w.size_param not in w.params:
         problems.append(f"{where}: size_param {w.size_param!r} is not one of its parameters")
+    for pname in w.scaling:
+        if pname not in w.params:
+            problems.append(f"{where}: scaling parameter {pname!r} is not one of its parameters")
+    names = {m.name for m in w.all_metrics()}
+    for mname, pct in w.percentiles.items():
+        if mname not in names:
+            problems.append(f"{where}: percentile metric {mname!r} is not one of its metrics")
+        if not isinstance(pct, int | float) or not 0 < pct < 100:
+            problems.append(f"{where}: percentile of {mname!r} must be a number in (0, 100), "
+                            f"got {pct!r}")
     if w.timed is None and w.measure is None:
         problems.append(f"{where}: needs a timed callable or a measure function")
     if w.timed is not None and not w.metrics:
@@ -323,6 +349,10 @@ def validate_system(s: Any) -> list[str]:
     problems += _check_names("implementation", [i.name for i in s.impls])
     problems += _check_names("workload", [w.name for w in s.workloads])
     problems += _check_names("recipe", [r.name for r in s.recipes])
+    for w in s.workloads:
+        if w.baseline is not None and w.baseline not in [i.name for i in s.impls]:
+            problems.append(f"workload {w.name!r}: baseline {w.baseline!r} is not one of its "
+                            f"system's implementations")
     if s.impls and s.baseline not in [i.name for i in s.impls]:
         problems.append(f"baseline {s.baseline!r} is not one of its implementations "
                         f"({', '.join(i.name for i in s.impls)})")

@@ -137,7 +137,7 @@ class Runner:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "lab.bench.child", str(self._spec(pending)), str(events)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=dict(os.environ, **self._flavor_env()))
+                env=dict(os.environ, LAB_RUN_DIR=str(self.workdir), **self._flavor_env()))
             try:
                 current, stalled = self._follow(proc, events, by_index)
             except KeyboardInterrupt:

@@ -90,6 +90,9 @@ def make_plan(system: System, impls: list[str], workloads: list[str], mode: str 
         impl_names.insert(0, system.baseline)
     wl_names = _choose("workload", workloads, [w.name for w in system.workloads])
     chosen = [system.workload(n) for n in wl_names]
+    for w in chosen:
+        if w.baseline is not None and w.baseline not in impl_names:
+            impl_names.append(w.baseline)
     overrides = parse_overrides(chosen, params or [])
     plan = Plan(impl_names, wl_names, {w.name: w.combos(mode, overrides[w.name]) for w in chosen},
                 reps)

@@ -80,6 +80,7 @@ def print_tables(summary: RunSummary, console: Console) -> None:
         tables[(r["workload"], r["metric"], r["unit"])][r["params_key"]][r["impl"]] = r
     for (workload, metric, unit), rows in tables.items():
         size_param = summary.system.workload(workload).size_param
+        base = summary.system.baseline_of(workload)
         first = [next(iter(row.values())) for row in rows.values()]
         names = sorted(first[0]["params"])
         varying = [n for n in names if len({str(f["params"][n]) for f in first}) > 1]

@@ -93,8 +93,8 @@ def _row(impl: str, workload: str, params: dict, metric: Metric, status: str, no
 def _compare_all(system: System, results: list[dict], summaries: dict[tuple, stats.Summary],
                  flats: dict[tuple, np.ndarray], noise: float) -> list[dict]:
     out = []
-    base = system.baseline
     for r in results:
+        base = system.baseline_of(r["workload"])
         if r["status"] != "ok" or r["impl"] == base:
             continue
         pk = json.dumps(r["params"], sort_keys=True)

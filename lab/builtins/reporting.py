@@ -64,7 +64,8 @@ def report_input(summary, fuzz=None):  # noqa: ANN001, ANN201 - RunSummary -> Re
     results = pd.DataFrame(summary.results)  # the report fills params_key from params
     comparisons = pd.DataFrame(summary.comparisons)
     workloads = {w.name: WorkloadMeta(w.name, w.description, w.size_param,
-                                      {k: list(v) for k, v in w.params.items()})
+                                      {k: list(v) for k, v in w.params.items()},
+                                      list(w.scaling), dict(w.percentiles), w.baseline)
                  for w in system.workloads}
     return ReportInput(
         system=system.name, run_id=run.id, status=run.status, started=run.started,

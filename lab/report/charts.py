@@ -1,4 +1,4 @@
-"""Matplotlib charts of a run: grouped bar charts and input-size scaling charts.
+"""Matplotlib charts of a run: grouped bar charts, scaling charts and latency percentiles.
 
 Charts are planned first (`plan_charts`: pure data, cheap, used by tests to know how many
 charts a data set implies) and rendered second (`render_chart`: PNG bytes).  Figures are
@@ -13,7 +13,13 @@ Rules (the contract the tests check):
 * one scaling chart per (workload with a `size_param`, throughput metric) — a metric whose
   `better` is "higher" and whose unit ends in "/s" — when its ok rows with a positive median
   cover at least 2 distinct sizes; its other varying parameters become subplots, at most
-  `MAX_SUBPLOTS` per figure (more figures otherwise).
+  `MAX_SUBPLOTS` per figure (more figures otherwise);
+* likewise one scaling chart per (workload, parameter in the workload's `scaling`, throughput
+  metric) when its ok rows cover at least 2 distinct positive values of that parameter;
+* one latency-by-percentile chart per workload with `percentiles` when at least 2 of those
+  metrics have ok rows with a positive median: one subplot per parameter set, one line per
+  implementation, x the percentile on a log scale of 1/(1 - q), at most `MAX_SUBPLOTS`
+  subplots per figure.
 """
 
 from __future__ import annotations
@@ -63,7 +69,9 @@ class ChartSpec:
     """What one figure shows.
 
     kind "bar": `groups` is a list of (label, {impl: Point | status string}).
-    kind "scaling": `facets` is a list of (label, {impl: [(size, Point), ...]}).
+    kind "scaling": `facets` is a list of (label, {impl: [(x, Point), ...]}) where x is a value
+    of `x_param` (the input size unless `x_bytes` is false).
+    kind "percentile": `facets` as for scaling, x being the percentile (50, 99, 99.9...).
     """
 
     kind: str
@@ -76,6 +84,9 @@ class ChartSpec:
     groups: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     facets: list[tuple[str, dict[str, list[tuple[float, Point]]]]] = field(default_factory=list)
     ncols: int = 1
+    x_param: str = ""
+    x_bytes: bool = True
+    baseline: str = ""
 
 
 @dataclass
@@ -89,7 +100,7 @@ class Chart:
 
     @property
     def kind(self) -> str:
-        """ "bar" or "scaling"."""
+        """ "bar", "scaling" or "percentile"."""
         return self.spec.kind
 
     @property
@@ -132,7 +143,8 @@ def balanced_chunks(items: list, limit: int) -> list[list]:
 
 def plan_charts(results: pd.DataFrame, workloads: dict[str, WorkloadMeta], baseline: str,
                 workload_names: list[str]) -> list[ChartSpec]:
-    """Plan every chart of the report, in display order (per workload: bars, then scaling).
+    """Plan every chart of the report, in display order (per workload: bars, scaling over the
+    input size, scaling over the other scaling parameters, latency percentiles).
 
     `results` must be normalised (see `model.normalize_frame`).  Slugs are unique.
     """
@@ -147,13 +159,20 @@ def plan_charts(results: pd.DataFrame, workloads: dict[str, WorkloadMeta], basel
         for metric in metrics:
             specs.extend(_plan_bars(rows[rows["metric"] == metric], workload, metric, meta,
                                     impls))
-        for metric in metrics:
-            mrows = rows[rows["metric"] == metric]
-            first = mrows.iloc[0]
-            if meta is not None and meta.size_param and is_throughput(first.unit, first.better):
-                specs.extend(_plan_scaling(mrows, workload, metric, meta, impls))
+        axes = ([meta.size_param] if meta is not None and meta.size_param else []) + (
+            [p for p in meta.scaling if p != meta.size_param] if meta is not None else [])
+        for param in axes:
+            for metric in metrics:
+                mrows = rows[rows["metric"] == metric]
+                first = mrows.iloc[0]
+                if is_throughput(first.unit, first.better):
+                    specs.extend(_plan_scaling(mrows, workload, metric, meta, impls, param))
+        if meta is not None and meta.percentiles:
+            specs.extend(_plan_percentiles(rows, workload, meta, impls))
     seen: dict[str, int] = {}
     for spec in specs:
+        meta = workloads.get(spec.workload)
+        spec.baseline = meta.baseline if meta is not None and meta.baseline else baseline
         count = seen.get(spec.slug, 0)
         seen[spec.slug] = count + 1
         if count:
@@ -236,8 +255,7 @@ def _choose_facets(keys: list[str], combos: dict[str, dict[str, Any]],
 
 
 def _plan_scaling(rows: pd.DataFrame, workload: str, metric: str, meta: WorkloadMeta,
-                  impls: list[str]) -> list[ChartSpec]:
-    size_param = meta.size_param
+                  impls: list[str], size_param: str) -> list[ChartSpec]:
     ok = _ok(rows)
     ok = ok[ok["median"] > 0]
     points: list[tuple[dict[str, Any], str, float, Point]] = []
@@ -271,13 +289,54 @@ def _plan_scaling(rows: pd.DataFrame, workload: str, metric: str, meta: Workload
     chunks = [[f for row in rows_chunk for f in row]
               for rows_chunk in balanced_chunks(rows, max(1, MAX_SUBPLOTS // ncols))]
     specs = []
+    is_size = size_param == meta.size_param
     for part, chunk in enumerate(chunks, 1):
         suffix = f" ({part}/{len(chunks)})" if len(chunks) > 1 else ""
         title = (f"{workload} — {metric} vs {size_param}"
                  + (f" — {context}" if context else "") + suffix)
-        slug = slugify(f"{workload}-{metric}-scaling" + (f"-{part}" if suffix else ""))
+        kind = "scaling" if is_size else f"by-{size_param}"
+        slug = slugify(f"{workload}-{metric}-{kind}" + (f"-{part}" if suffix else ""))
         specs.append(ChartSpec("scaling", workload, metric, unit, title, slug, present,
-                               facets=chunk, ncols=min(ncols, len(chunk))))
+                               facets=chunk, ncols=min(ncols, len(chunk)), x_param=size_param,
+                               x_bytes=is_size))
+    return specs
+
+
+def _plan_percentiles(rows: pd.DataFrame, workload: str, meta: WorkloadMeta,
+                      impls: list[str]) -> list[ChartSpec]:
+    ok = _ok(rows)
+    ok = ok[ok["metric"].isin(list(meta.percentiles)) & (ok["median"] > 0)]
+    if ok["metric"].nunique() < 2:
+        return []
+    combos: dict[str, dict[str, Any]] = {}
+    cells: dict[str, dict[str, list[tuple[float, Point]]]] = {}
+    for r in ok.itertuples(index=False):
+        combos.setdefault(r.params_key, r.params)
+        q = float(meta.percentiles[r.metric])
+        cells.setdefault(r.params_key, {}).setdefault(r.impl, []).append((q, _point(r)))
+    names = param_names(meta, list(combos.values()))
+    keys = sorted(combos, key=lambda k: params_sort_key(combos[k], names, meta))
+    varying = [n for n in names if len({str(combos[k].get(n)) for k in keys}) > 1]
+    facets = []
+    for k in keys:
+        label = ", ".join(f"{n}={fmt_param_value(n, combos[k].get(n), meta)}" for n in varying)
+        series = {i: sorted(cells[k][i], key=lambda qp: qp[0]) for i in impls if i in cells[k]}
+        facets.append((label or "all", series))
+    fixed = [n for n in names if n not in varying]
+    context = ", ".join(f"{n}={fmt_param_value(n, combos[keys[0]].get(n), meta)}"
+                        for n in fixed)
+    present = [i for i in impls if any(i in s for _, s in facets)]
+    unit = ok.iloc[0].unit
+    chunks = balanced_chunks(facets, MAX_SUBPLOTS)
+    specs = []
+    for part, chunk in enumerate(chunks, 1):
+        suffix = f" ({part}/{len(chunks)})" if len(chunks) > 1 else ""
+        title = (f"{workload} — latency by percentile" + (f" — {context}" if context else "")
+                 + suffix)
+        slug = slugify(f"{workload}-latency-percentiles" + (f"-{part}" if suffix else ""))
+        specs.append(ChartSpec("percentile", workload, "latency", unit, title, slug, present,
+                               facets=chunk, ncols=min(3, len(chunk)), x_param="percentile",
+                               x_bytes=False))
     return specs
 
 
@@ -305,8 +364,11 @@ def _as_float(value: Any) -> float | None:
 
 def render_chart(spec: ChartSpec, colors: dict[str, str], baseline: str) -> Chart:
     """Render one planned chart to PNG (Agg canvas, no pyplot); the figure is discarded."""
+    baseline = spec.baseline or baseline
     if spec.kind == "bar":
         fig = _bar_figure(spec, colors, baseline)
+    elif spec.kind == "percentile":
+        fig = _percentile_figure(spec, colors, baseline)
     else:
         fig = _scaling_figure(spec, colors, baseline)
     FigureCanvasAgg(fig)
@@ -405,10 +467,11 @@ def _scaling_figure(spec: ChartSpec, colors: dict[str, str], baseline: str) -> F
             ticks = ticks[::step]
         ax.xaxis.set_major_locator(FixedLocator(ticks))
         ax.xaxis.set_minor_locator(NullLocator())
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_bytes(v)))
+        ax.xaxis.set_major_formatter(FuncFormatter(
+            (lambda v, _pos: format_bytes(v)) if spec.x_bytes else (lambda v, _pos: f"{v:g}")))
         ax.yaxis.set_major_locator(FixedLocator(_log_ticks(*ax.get_ylim())))
         ax.yaxis.set_minor_formatter(NullFormatter())
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.4g}"))
+        ax.yaxis.set_major_formatter(FuncFormatter(_value_label))
         ax.tick_params(axis="x", labelsize=8, labelrotation=30)
         ax.tick_params(axis="y", labelsize=8)
         ax.set_title(label, fontsize=9)
@@ -417,7 +480,61 @@ def _scaling_figure(spec: ChartSpec, colors: dict[str, str], baseline: str) -> F
             ax.set_ylabel(f"{spec.metric} ({spec.unit})" if spec.unit else spec.metric,
                           fontsize=9)
         if idx // ncols == nrows - 1 or idx + ncols >= n:
-            ax.set_xlabel("input size", fontsize=9)
+            ax.set_xlabel("input size" if spec.x_bytes else spec.x_param, fontsize=9)
+    handles = [Line2D([], [], color=colors.get(i, "#888888"), marker="o",
+                      label=_legend_label(i, baseline)) for i in spec.impls]
+    fig.suptitle(spec.title, fontsize=11, x=0.01, ha="left")
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(6, len(handles)),
+               fontsize=8, frameon=False)
+    return fig
+
+
+def _value_label(value: float, _pos: object = None) -> str:
+    """Axis label of a value: 4 significant digits, thousands separated, never exponents."""
+    if abs(value) >= 1e4:
+        return f"{value:,.0f}"
+    return f"{value:,.4g}"
+
+
+def _nines(q: float) -> float:
+    """Percentile q (0 < q < 100) on the "number of nines" axis: 50 -> 0.3, 99 -> 2, 99.9 -> 3."""
+    return math.log10(100.0 / (100.0 - q))
+
+
+def _percentile_figure(spec: ChartSpec, colors: dict[str, str], baseline: str) -> Figure:
+    n = len(spec.facets)
+    ncols = max(1, min(spec.ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig = Figure(figsize=(max(7.0, 4.6 * ncols), 0.9 + 3.3 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for idx, ax in enumerate(axes.flat):
+        if idx >= n:
+            ax.set_visible(False)
+            continue
+        label, series = spec.facets[idx]
+        qs: set[float] = set()
+        for impl, pts in series.items():
+            qs.update(q for q, _ in pts)
+            xs = [_nines(q) for q, _ in pts]
+            color = colors.get(impl, "#888888")
+            ax.plot(xs, [p.median for _, p in pts], marker="o", ms=4, lw=1.6, color=color)
+            lo = [p.ci_low if math.isfinite(p.ci_low) and p.ci_low > 0 else p.median
+                  for _, p in pts]
+            hi = [p.ci_high if math.isfinite(p.ci_high) else p.median for _, p in pts]
+            ax.fill_between(xs, lo, hi, color=color, alpha=0.2, lw=0)
+        ax.set_yscale("log")
+        ticks = sorted(qs)
+        ax.xaxis.set_major_locator(FixedLocator([_nines(q) for q in ticks]))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticklabels([f"p{q:g}" for q in ticks])
+        ax.yaxis.set_major_locator(FixedLocator(_log_ticks(*ax.get_ylim())))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_major_formatter(FuncFormatter(_value_label))
+        ax.tick_params(labelsize=8)
+        ax.set_title(label, fontsize=9)
+        ax.grid(True, which="major", alpha=0.3)
+        if idx % ncols == 0:
+            ax.set_ylabel(f"latency ({spec.unit})" if spec.unit else "latency", fontsize=9)
     handles = [Line2D([], [], color=colors.get(i, "#888888"), marker="o",
                       label=_legend_label(i, baseline)) for i in spec.impls]
     fig.suptitle(spec.title, fontsize=11, x=0.01, ha="left")

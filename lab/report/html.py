@@ -90,7 +90,9 @@ tr.crash-fixed td.status { color: var(--good); font-weight: 600; }
 
 _CAPTIONS = {
     "bar": "Bars: median per implementation; whiskers: 95% confidence interval.",
-    "scaling": "Lines: median vs input size (log–log); shaded band: 95% confidence interval.",
+    "scaling": "Lines: median vs the parameter (log–log); shaded band: 95% confidence interval.",
+    "percentile": "Lines: median latency at each percentile (log scale); shaded band: 95% "
+                  "confidence interval.",
 }
 _NUMERIC_COLUMNS = {"Ratio", "95% CI", "p-value", "Median", "n", "Better", "Worse", "Same",
                     "Geo-mean ratio", "Range",
@@ -204,7 +206,8 @@ def _workload_section(data: ReportInput, name: str, meta: WorkloadMeta | None,
         items = "".join(f"<li><b>{escape(impl)}</b> — {escape(note)}</li>"
                         for impl, note in notes)
         out.append(f'<ul class="notes">{items}</ul>')
-    out.append(f"<h3>Comparison against <code>{escape(data.baseline)}</code></h3>")
+    baseline = meta.baseline if meta is not None and meta.baseline else data.baseline
+    out.append(f"<h3>Comparison against <code>{escape(baseline)}</code></h3>")
     cmp = comparison_table(comparisons, results, name, meta, impls)
     if cmp.empty:
         out.append('<p class="empty">No comparisons for this workload.</p>')

@@ -119,7 +119,8 @@ def _workload(data: ReportInput, name: str, results: pd.DataFrame, comparisons: 
     if notes:
         out += [f"> **{md_escape(impl)}** — {md_escape(note)}  " for impl, note in notes]
         out.append("")
-    out += [f"### Comparison against `{data.baseline}`", ""]
+    baseline = meta.baseline if meta is not None and meta.baseline else data.baseline
+    out += [f"### Comparison against `{baseline}`", ""]
     cmp = comparison_table(comparisons, results, name, meta, impls)
     if cmp.empty:
         out += ["No comparisons for this workload.", ""]

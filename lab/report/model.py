@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -43,13 +43,19 @@ class WorkloadMeta:
     """Static description of a workload.
 
     `size_param` names the parameter that is the input size in bytes (or None); `params` maps
-    each parameter name to its declared values, in the order they should be displayed.
+    each parameter name to its declared values, in the order they should be displayed;
+    `scaling` names further parameters to draw throughput scaling charts over; `percentiles`
+    maps latency metrics to their percentile (for latency-by-percentile charts); `baseline`
+    is the implementation this workload is compared with when it is not the run's baseline.
     """
 
     name: str
     description: str
     size_param: str | None
     params: dict[str, list]
+    scaling: list[str] = field(default_factory=list)
+    percentiles: dict[str, float] = field(default_factory=dict)
+    baseline: str | None = None
 
 
 @dataclass

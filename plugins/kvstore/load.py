@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 
 from plugins.kvstore.servers import Server, client_cpus
@@ -127,8 +128,13 @@ def loadgen(exe: str, server: Server, *, get_ratio: float, clients: int, pipelin
             rate: int | None = None) -> dict[str, float]:
     """One run of the lab's own load generator (``kvstore-loadgen``): a true GET/SET mix,
     latency percentiles from its histogram (ms); ``rate`` switches to fixed-rate mode with
-    latency counted from intended send times (coordinated omission corrected)."""
+    latency counted from intended send times (coordinated omission corrected).
+
+    Also returns ``server_cpu`` and ``client_cpu``: the CPU time the server and the generator
+    used during the run, in percent of one CPU (the server's CPU is capped at 100 per server
+    CPU, the generator's at 100 per client CPU), which shows which side saturated."""
     import json
+    import resource
 
     argv = [exe, "--port", str(server.port), "--connections", str(clients), "--pipeline",
             str(pipeline), "--get-ratio", str(get_ratio), "--value-size", str(size),
@@ -136,8 +142,15 @@ def loadgen(exe: str, server: Server, *, get_ratio: float, clients: int, pipelin
     if rate is not None:
         argv += ["--rate", str(rate)]
     pinned = client_cpus()
+    server_before = server.cpu_seconds()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120,
                           preexec_fn=lambda: os.sched_setaffinity(0, pinned))
+    wall = time.monotonic() - started
+    server_cpu = server.cpu_seconds() - server_before
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = (after.ru_utime - children.ru_utime) + (after.ru_stime - children.ru_stime)
     if proc.returncode != 0:
         raise RuntimeError(f"kvstore-loadgen failed ({proc.returncode}): "
                            f"{proc.stderr.strip()[-300:]}; server log: {server.log_tail()}")
@@ -147,4 +160,5 @@ def loadgen(exe: str, server: Server, *, get_ratio: float, clients: int, pipelin
                            f"first: {doc['first_error']}")
     lat = doc["latency_us"]
     return {"ops": float(doc["ops"]), "p50": lat["p50"] / 1000, "p99": lat["p99"] / 1000,
-            "p999": lat["p999"] / 1000}
+            "p999": lat["p999"] / 1000, "server_cpu": 100 * server_cpu / wall,
+            "client_cpu": 100 * client_cpu / wall}

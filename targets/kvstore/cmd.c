@@ -9,6 +9,8 @@
 #include "evict.h"
 #include "log.h"
 #include "mem.h"
+#include "persist.h"
+#include "propagate.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -99,6 +101,10 @@ static const kv_command commands[] = {
     {"quit", "quit", kv_cmd_quit, -1, NS | LS | F, 0, 0, 0, "@fast @connection", NULL},
     {"time", "time", kv_cmd_time, 1, LS | F, 0, 0, 0, "@fast", NULL},
     {"shutdown", "shutdown", kv_cmd_shutdown, -1, A | NS | LS, 0, 0, 0, "@admin @slow @dangerous", NULL},
+    {"save", "save", kv_cmd_save, 1, A | NS, 0, 0, 0, "@admin @slow @dangerous", NULL},
+    {"bgsave", "bgsave", kv_cmd_bgsave, -1, A | NS, 0, 0, 0, "@admin @slow @dangerous", NULL},
+    {"bgrewriteaof", "bgrewriteaof", kv_cmd_bgrewriteaof, 1, A | NS, 0, 0, 0, "@admin @slow @dangerous", NULL},
+    {"lastsave", "lastsave", kv_cmd_lastsave, 1, LS | F, 0, 0, 0, "@admin @fast @dangerous", NULL},
     {NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -214,13 +220,21 @@ void kv_cmd_execute(kv_client *c)
         return;
     }
     assert(cmd->proc != NULL);
-    if (kv_srv.cfg.maxmemory &&
+    if (kv_srv.cfg.maxmemory && !kv_srv.loading &&
         kv_evict(kv_srv.db, kv_srv.cfg.maxmemory, kv_srv.cfg.policy) < 0 &&
         (cmd->flags & KV_CMD_DENYOOM)) {
         kv_reply_error(&c->out, KV_ERR_OOM);
         return;
     }
+    if (atomic_load_explicit(&kv_srv.deny_writes, memory_order_relaxed) &&
+        ((cmd->flags & KV_CMD_WRITE) || cmd->proc == kv_cmd_ping)) {
+        kv_reply_error(&c->out, kv_persist_misconf());
+        return;
+    }
+    uint64_t dirty = kv_srv.dirty;
     kv_srv.db->now = kv_mstime();
     cmd->proc(c);
     kv_srv.stats.commands++;
+    if (kv_srv.aof_on && kv_srv.dirty != dirty && (cmd->flags & KV_CMD_WRITE))
+        kv_propagate_command(c, cmd);
 }

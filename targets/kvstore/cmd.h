@@ -4,9 +4,13 @@
  *
  * kv_cmd_execute() runs one parsed request for a client, with the keyspace
  * lock held: QUIT, lookup (unknown command / unknown subcommand errors),
- * arity check, maxmemory enforcement for commands flagged denyoom, then the
- * handler.  Handlers live in cmd_string.c (string values), cmd_keys.c
- * (keyspace and expiry) and cmd_server.c (connection and server).
+ * arity check, maxmemory enforcement for commands flagged denyoom, the
+ * refusal of writes (and PING) with -MISCONF while the persistence layer
+ * reports a disk error, then the handler; a write that changed the dataset
+ * is then propagated to the append-only log (propagate.h) when it is on.
+ * Handlers live in cmd_string.c (string values), cmd_keys.c (keyspace and
+ * expiry), cmd_server.c (connection and server) and cmd_persist.c (SAVE,
+ * BGSAVE, BGREWRITEAOF, LASTSAVE).
  */
 #ifndef KV_CMD_H
 #define KV_CMD_H
@@ -72,5 +76,7 @@ kv_cmd_proc kv_cmd_ping, kv_cmd_echo, kv_cmd_select, kv_cmd_quit, kv_cmd_info,
     kv_cmd_command_list, kv_cmd_command_help,
     kv_cmd_client_id, kv_cmd_client_setname, kv_cmd_client_getname, kv_cmd_client_list,
     kv_cmd_client_info, kv_cmd_client_help;
+/* cmd_persist.c */
+kv_cmd_proc kv_cmd_save, kv_cmd_bgsave, kv_cmd_bgrewriteaof, kv_cmd_lastsave;
 
 #endif

@@ -306,8 +306,7 @@ static void scan_filter(kv_db *db, key_vec *kv, const scan_opts *o)
         if (ok && o->type && !kv_eq_nocase(o->type->p, o->type->len, "string"))
             ok = 0;
         if (ok && kv_db_is_expired(db, k->data, k->len)) {
-            kv_db_delete(db, k->data, k->len);
-            db->stat_expired++;
+            kv_db_remove_expired(db, k->data, k->len);
             ok = 0;
         }
         if (ok)
@@ -363,8 +362,7 @@ void kv_cmd_randomkey(kv_client *c)
         }
         kv_str *k = e->key;
         if (tries < 100 && kv_db_is_expired(db, k->data, k->len)) {
-            kv_db_delete(db, k->data, k->len);
-            db->stat_expired++;
+            kv_db_remove_expired(db, k->data, k->len);
             continue;
         }
         kv_reply_bulk(&c->out, k->data, k->len);

@@ -5,7 +5,11 @@
  * HELP).  Replies and error texts follow Redis 7.0 (server.c, config.c,
  * networking.c); this server has a single database (SELECT 0 only), speaks
  * RESP2 only (HELLO 3 gets -NOPROTO) and has no password (AUTH behaves
- * like Redis with the default "nopass" user).
+ * like Redis with the default "nopass" user).  INFO has Redis's
+ * "# Persistence" section (persist.h gives the figures); SHUTDOWN saves
+ * first when asked or when save rules are set; CONFIG SET appendonly and
+ * appendfsync take effect at once (the log is started, stopped or its
+ * fsync policy changed).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -13,6 +17,7 @@
 #include "cmd.h"
 #include "evict.h"
 #include "mem.h"
+#include "persist.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -216,17 +221,32 @@ void kv_cmd_hello(kv_client *c)
     reply_hello(c);
 }
 
-/* SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE]: there is nothing to save yet; the
- * server stops as on SIGTERM and the connection closes without a reply. */
+/* SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT is not supported]: with
+ * save rules (or SAVE, and not NOSAVE) the dataset is saved first, and a
+ * failed save keeps the server running ("Errors trying to SHUTDOWN");
+ * otherwise the server stops as on SIGTERM (the log is flushed and synced)
+ * and the connection closes without a reply. */
 void kv_cmd_shutdown(kv_client *c)
 {
+    int flags = 0;
     for (int j = 1; j < c->argc; j++) {
         const kv_arg *a = &c->argv[j];
-        if (!kv_arg_is(a, "nosave") && !kv_arg_is(a, "save") && !kv_arg_is(a, "now") &&
-            !kv_arg_is(a, "force")) {
+        if (kv_arg_is(a, "nosave"))
+            flags |= KV_SHUTDOWN_NOSAVE;
+        else if (kv_arg_is(a, "save"))
+            flags |= KV_SHUTDOWN_SAVE;
+        else if (!kv_arg_is(a, "now") && !kv_arg_is(a, "force")) {
             kv_reply_error(&c->out, KV_ERR_SYNTAX);
             return;
         }
+    }
+    if ((flags & KV_SHUTDOWN_NOSAVE) && (flags & KV_SHUTDOWN_SAVE)) {
+        kv_reply_error(&c->out, KV_ERR_SYNTAX);
+        return;
+    }
+    if (!kv_srv.embedded && kv_persist_prepare_shutdown(flags) < 0) {
+        kv_reply_error(&c->out, "Errors trying to SHUTDOWN. Check logs.");
+        return;
     }
     kv_server_request_shutdown();
     c->flags |= KV_CLIENT_CLOSE_ASAP;
@@ -277,6 +297,39 @@ static void info_memory(sbuf *sb)
               h_max, kv_policy_name(kv_srv.cfg.policy));
 }
 
+static const char *ok_err(int ok)
+{
+    return ok ? "ok" : "err";
+}
+
+/* Redis 7.0 field names, plus loading_time_ms and loading_loaded_bytes
+ * (the startup load) and aof_last_rewrite_time_ms. */
+static void info_persistence(sbuf *sb)
+{
+    kv_persist_stats st;
+    kv_persist_get_stats(&st);
+    sb_printf(sb, "# Persistence\r\nloading:0\r\nasync_loading:0\r\n"
+              "rdb_changes_since_last_save:%lld\r\nrdb_bgsave_in_progress:%d\r\n"
+              "rdb_last_save_time:%lld\r\nrdb_last_bgsave_status:%s\r\n"
+              "rdb_last_bgsave_time_sec:%lld\r\nrdb_current_bgsave_time_sec:%lld\r\n"
+              "rdb_saves:%lld\r\nrdb_last_load_keys_expired:%llu\r\n"
+              "rdb_last_load_keys_loaded:%llu\r\n",
+              st.changes_since_save, st.bgsave_in_progress, st.last_save_time,
+              ok_err(st.last_bgsave_ok), st.last_bgsave_time_sec, st.current_bgsave_time_sec,
+              st.rdb_saves, st.loaded_expired, st.loaded_keys);
+    sb_printf(sb, "aof_enabled:%d\r\naof_rewrite_in_progress:%d\r\naof_rewrite_scheduled:%d\r\n"
+              "aof_last_rewrite_time_sec:%lld\r\naof_current_rewrite_time_sec:%lld\r\n"
+              "aof_last_bgrewrite_status:%s\r\naof_rewrites:%lld\r\n"
+              "aof_last_write_status:%s\r\naof_current_size:%llu\r\naof_base_size:%llu\r\n"
+              "aof_buffer_length:%llu\r\naof_last_rewrite_time_ms:%lld\r\n"
+              "loading_time_ms:%lld\r\nloading_loaded_bytes:%llu\r\n",
+              st.aof_enabled, st.rewrite_in_progress, st.rewrite_scheduled,
+              st.last_rewrite_time_sec, st.current_rewrite_time_sec,
+              ok_err(st.last_rewrite_ok), st.rewrites, ok_err(st.last_write_ok),
+              st.aof_current_size, st.aof_base_size, st.aof_buffer_length,
+              st.last_rewrite_time_ms, st.loading_time_ms, st.loading_loaded_bytes);
+}
+
 static unsigned long long ops_per_sec(void)
 {
     unsigned long long sum = 0;
@@ -318,7 +371,7 @@ typedef struct info_section {
 
 static const info_section sections[] = {
     {"server", info_server}, {"clients", info_clients}, {"memory", info_memory},
-    {"stats", info_stats},   {"keyspace", info_keyspace},
+    {"persistence", info_persistence}, {"stats", info_stats}, {"keyspace", info_keyspace},
 };
 
 #define NSECTIONS (int)(sizeof sections / sizeof sections[0])
@@ -389,6 +442,27 @@ void kv_cmd_config_get(kv_client *c)
     kv_free(lens);
 }
 
+/* Side effects of CONFIG SET appendonly / appendfsync.  On failure the
+ * previous configuration comes back (string members cannot be changed by
+ * CONFIG SET, so the shallow copy is safe). */
+static kv_config config_before;
+
+static int config_apply(char *err, size_t errlen)
+{
+    char why[400];
+    kv_config *cfg = &kv_srv.cfg;
+    if (cfg->appendonly != config_before.appendonly &&
+        kv_persist_set_appendonly(cfg->appendonly, why, sizeof why) < 0) {
+        *cfg = config_before;
+        snprintf(err, errlen, "CONFIG SET failed (possibly related to argument 'appendonly') "
+                 "- %s", why);
+        return -1;
+    }
+    if (cfg->appendfsync != config_before.appendfsync)
+        kv_persist_set_fsync(cfg->appendfsync);
+    return 0;
+}
+
 void kv_cmd_config_set(kv_client *c)
 {
     char err[512];
@@ -398,10 +472,12 @@ void kv_cmd_config_set(kv_client *c)
         kv_reply_error(&c->out, KV_ERR_SYNTAX);
         return;
     }
+    config_before = kv_srv.cfg;
     args = kv_malloc((size_t)nargs * sizeof *args);
     for (int i = 0; i < nargs; i++)
         args[i] = c->argv[i + 2].p;
-    if (kv_config_set(&kv_srv.cfg, args, nargs, err, sizeof err) == 0)
+    if (kv_config_set(&kv_srv.cfg, args, nargs, err, sizeof err) == 0 &&
+        config_apply(err, sizeof err) == 0)
         kv_reply_ok(&c->out);
     else
         kv_reply_error(&c->out, err);

@@ -33,10 +33,49 @@ void kv_db_free(kv_db *db)
 
 int kv_db_is_expired(kv_db *db, const char *key, size_t len)
 {
-    if (kv_dict_size(db->expires) == 0)
+    if (kv_dict_size(db->expires) == 0 || db->loading)
         return 0;
     kv_dict_entry *x = kv_dict_find(db->expires, key, len);
     return x != NULL && db->now > x->v.s64;
+}
+
+void kv_db_remove_expired(kv_db *db, const char *key, size_t len)
+{
+    if (db->on_drop)
+        db->on_drop(key, len);
+    kv_db_delete(db, key, len);
+    db->stat_expired++;
+}
+
+void kv_db_remove_evicted(kv_db *db, const char *key, size_t len)
+{
+    if (db->on_drop)
+        db->on_drop(key, len);
+    kv_db_delete(db, key, len);
+    db->stat_evicted++;
+}
+
+size_t kv_db_drop_expired(kv_db *db, int64_t now)
+{
+    kv_str **doomed = NULL;
+    size_t n = 0, cap = 0;
+    kv_dict_iter it;
+    kv_dict_entry *x;
+    kv_dict_iter_init(&it, db->expires);
+    while ((x = kv_dict_iter_next(&it)) != NULL) {
+        if (now <= x->v.s64)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            doomed = kv_realloc(doomed, cap * sizeof *doomed);
+        }
+        doomed[n++] = x->key;
+    }
+    kv_dict_iter_done(&it);
+    for (size_t i = 0; i < n; i++)
+        kv_db_delete(db, doomed[i]->data, doomed[i]->len);
+    kv_free(doomed);
+    return n;
 }
 
 /* Deletes KEY if it has expired; returns 1 when it did. */
@@ -44,8 +83,7 @@ static int expire_if_needed(kv_db *db, const char *key, size_t len)
 {
     if (!kv_db_is_expired(db, key, len))
         return 0;
-    kv_db_delete(db, key, len);
-    db->stat_expired++;
+    kv_db_remove_expired(db, key, len);
     return 1;
 }
 
@@ -144,8 +182,7 @@ static size_t expire_sample(kv_db *db, size_t *sampled)
             break;
         if (db->now > x->v.s64) {
             kv_str *key = x->key;
-            kv_db_delete(db, key->data, key->len);
-            db->stat_expired++;
+            kv_db_remove_expired(db, key->data, key->len);
             expired++;
         }
     }

@@ -20,11 +20,17 @@
 #include "dict.h"
 #include "util.h"
 
+/* Called before a key is removed by expiry or eviction (not by a command):
+ * the persistence layer logs it as a DEL. */
+typedef void kv_db_drop_fn(const char *key, size_t len);
+
 typedef struct kv_db {
     kv_dict *keys;    /* kv_str key -> kv_str value (owned) */
     kv_dict *expires; /* same key strings (borrowed) -> expiry, Unix ms */
     int64_t now;      /* command time snapshot, Unix ms */
     uint64_t stat_expired, stat_evicted, stat_hits, stat_misses;
+    int loading;      /* replaying a log: keys never expire (as in Redis) */
+    kv_db_drop_fn *on_drop; /* NULL: nobody listens */
 } kv_db;
 
 /* kv_db_lookup flags */
@@ -48,8 +54,16 @@ int64_t kv_db_get_expire(kv_db *db, const char *key, size_t len);
 void kv_db_set_expire(kv_db *db, kv_dict_entry *e, int64_t when);
 /* Drops KEY's expiry; returns 1 if it had one. */
 int kv_db_persist(kv_db *db, const char *key, size_t len);
-/* 1 if KEY has an expiry in the past (the key is left in place). */
+/* 1 if KEY has an expiry in the past (the key is left in place); always 0
+ * while loading. */
 int kv_db_is_expired(kv_db *db, const char *key, size_t len);
+/* Removes KEY because it expired (counted in stat_expired) or was evicted
+ * (stat_evicted), telling on_drop first. */
+void kv_db_remove_expired(kv_db *db, const char *key, size_t len);
+void kv_db_remove_evicted(kv_db *db, const char *key, size_t len);
+/* Deletes every key whose expiry is before NOW, silently (after a load);
+ * returns how many. */
+size_t kv_db_drop_expired(kv_db *db, int64_t now);
 
 size_t kv_db_size(const kv_db *db);
 size_t kv_db_expires_size(const kv_db *db);

@@ -85,6 +85,12 @@ static void run_timer(kv_loop *loop)
     loop->next_timer_us = now + (int64_t)loop->timer_ms * 1000;
 }
 
+void kv_loop_set_before_sleep(kv_loop *loop, kv_before_sleep_fn *fn, void *data)
+{
+    loop->before_sleep = fn;
+    loop->before_sleep_data = data;
+}
+
 void kv_loop_run(kv_loop *loop)
 {
     struct epoll_event events[MAX_EVENTS];
@@ -99,5 +105,7 @@ void kv_loop_run(kv_loop *loop)
             w->fn(loop, w->data, events[i].events);
         }
         run_timer(loop);
+        if (loop->before_sleep)
+            loop->before_sleep(loop, loop->before_sleep_data);
     }
 }

@@ -16,6 +16,7 @@
 typedef struct kv_loop kv_loop;
 typedef void kv_watch_fn(kv_loop *loop, void *data, uint32_t events);
 typedef void kv_timer_fn(kv_loop *loop, void *data);
+typedef void kv_before_sleep_fn(kv_loop *loop, void *data);
 
 typedef struct kv_watch {
     int fd;
@@ -32,6 +33,8 @@ struct kv_loop {
     void *timer_data;
     int timer_ms;
     int64_t next_timer_us;
+    kv_before_sleep_fn *before_sleep; /* after each round of events, before polling */
+    void *before_sleep_data;
 };
 
 int kv_loop_init(kv_loop *loop, int index);
@@ -40,6 +43,9 @@ void kv_watch_init(kv_watch *w, int fd, kv_watch_fn *fn, void *data);
 /* Registers W for MASK (0 unregisters).  Returns 0, or -1 with errno. */
 int kv_loop_set(kv_loop *loop, kv_watch *w, uint32_t mask);
 void kv_loop_set_timer(kv_loop *loop, kv_timer_fn *fn, void *data, int period_ms);
+/* FN runs once per loop iteration, after the ready events and the timer
+ * were dispatched and before the next poll (Redis's beforeSleep). */
+void kv_loop_set_before_sleep(kv_loop *loop, kv_before_sleep_fn *fn, void *data);
 /* Polls and dispatches until loop->stop is set. */
 void kv_loop_run(kv_loop *loop);
 

@@ -87,8 +87,7 @@ int kv_evict(kv_db *db, unsigned long long maxmemory, kv_policy policy)
         kv_str *victim = pick_victim(db, policy);
         if (victim == NULL)
             return -1;
-        kv_db_delete(db, victim->data, victim->len);
-        db->stat_evicted++;
+        kv_db_remove_evicted(db, victim->data, victim->len);
     }
     return 0;
 }

@@ -13,6 +13,11 @@
  * caught by it.  Connections beyond --maxclients get
  * "-ERR max number of clients reached" and are closed.
  *
+ * With the append-only log on, the batch's log records are written before
+ * the keyspace lock is released, and under appendfsync always the replies
+ * wait until the log is on disk (aof.h); replies written early (large
+ * batches) wait for that first.
+ *
  * Threads: the first loop accepts and passes each new socket to the next
  * I/O thread in turn through a locked queue and an eventfd.  Every loop
  * also watches the read end of the shutdown pipe, which is never drained,
@@ -22,6 +27,7 @@
 #define _GNU_SOURCE 1
 #endif
 #include "net.h"
+#include "aof.h"
 #include "cmd.h"
 #include "log.h"
 #include "mem.h"
@@ -38,6 +44,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -63,6 +70,13 @@ typedef struct kv_io {
     size_t qlen, qcap;
     int wake_fd;
     kv_watch wake_watch;
+    /* appendfsync always: clients whose replies wait for the log to reach
+     * the disk up to durable_pos; one fdatasync before the loop sleeps
+     * releases all of them (group commit across clients, like Redis's
+     * beforeSleep).  Freed clients leave a NULL slot. */
+    kv_client **waiting;
+    size_t nwaiting, waiting_cap;
+    uint64_t durable_pos;
 } kv_io;
 
 static kv_io *ios;
@@ -220,9 +234,21 @@ static void client_create(kv_io *io, int fd)
     }
 }
 
+/* Removes C from its thread's durable-wait list (it is being freed). */
+static void unwait(kv_client *c)
+{
+    kv_io *io = c->io;
+    for (size_t i = 0; i < io->nwaiting; i++)
+        if (io->waiting[i] == c)
+            io->waiting[i] = NULL;
+    c->flags &= ~KV_CLIENT_DURABLE_WAIT;
+}
+
 static void client_free(kv_client *c)
 {
     int fd = c->watch.fd;
+    if (c->flags & KV_CLIENT_DURABLE_WAIT)
+        unwait(c);
     kv_loop_set(&c->io->loop, &c->watch, 0);
     close(fd);
     kv_lock();
@@ -278,6 +304,11 @@ static int client_flush(kv_client *c)
 static void check_output(kv_client *c)
 {
     unsigned long long limit = kv_srv.cfg.client_output_limit;
+    if (kv_outbuf_pending(&c->out) > EARLY_FLUSH_BYTES && kv_srv.aof_on) {
+        uint64_t pos = kv_aof_batch_end();
+        kv_aof_write_pending();
+        kv_aof_wait_durable(pos);
+    }
     if (kv_outbuf_pending(&c->out) > EARLY_FLUSH_BYTES && write_pending(c) < 0) {
         c->flags |= KV_CLIENT_CLOSE_ASAP;
         return;
@@ -321,6 +352,58 @@ static long long querybuf_limit(void)
     return bulk > LLONG_MAX - slack ? LLONG_MAX : bulk + slack;
 }
 
+/* C's replies may only leave once the log is durable up to POS: queue C
+ * for the thread's next group commit (or wait now if the queue cannot grow). */
+static void wait_durable(kv_client *c, uint64_t pos)
+{
+    kv_io *io = c->io;
+    if (!(c->flags & KV_CLIENT_DURABLE_WAIT)) {
+        if (io->nwaiting == io->waiting_cap) {
+            size_t cap = io->waiting_cap ? io->waiting_cap * 2 : 64;
+            kv_client **grown = realloc(io->waiting, cap * sizeof *grown);
+            if (grown == NULL) {
+                kv_lock();
+                kv_aof_write_pending();
+                kv_unlock();
+                kv_aof_wait_durable(pos);
+                return;
+            }
+            io->waiting = grown;
+            io->waiting_cap = cap;
+        }
+        io->waiting[io->nwaiting++] = c;
+        c->flags |= KV_CLIENT_DURABLE_WAIT;
+    }
+    if (pos > io->durable_pos)
+        io->durable_pos = pos;
+}
+
+/* Before the loop sleeps: one fdatasync for every reply waiting on the log,
+ * then those replies are written. */
+static void io_before_sleep(kv_loop *loop, void *data)
+{
+    kv_io *io = data;
+    size_t n = io->nwaiting;
+    (void)loop;
+    if (n == 0)
+        return;
+    kv_lock();
+    kv_aof_write_pending();
+    kv_unlock();
+    kv_aof_wait_durable(io->durable_pos);
+    io->durable_pos = 0;
+    io->nwaiting = 0;
+    for (size_t i = 0; i < n; i++) {
+        kv_client *c = io->waiting[i];
+        if (c == NULL)
+            continue;
+        assert(c->flags & KV_CLIENT_DURABLE_WAIT);
+        c->flags &= ~KV_CLIENT_DURABLE_WAIT;
+        if ((c->flags & KV_CLIENT_CLOSE_ASAP) || client_flush(c) < 0)
+            client_free(c);
+    }
+}
+
 /* One read, then execution; -1: close C (EOF, error, limit). */
 static int client_read(kv_client *c)
 {
@@ -343,7 +426,10 @@ static int client_read(kv_client *c)
     }
     c->last_ms = kv_mstime();
     process_input(c);
+    uint64_t durable = kv_srv.aof_on ? kv_aof_batch_end() : 0;
     kv_unlock();
+    if (durable)
+        wait_durable(c, durable);
     return 0;
 }
 
@@ -360,7 +446,13 @@ static void client_event(kv_loop *loop, void *data, uint32_t events)
         client_free(c);
         return;
     }
-    if ((c->flags & KV_CLIENT_CLOSE_ASAP) || client_flush(c) < 0)
+    if (c->flags & KV_CLIENT_CLOSE_ASAP) {
+        client_free(c);
+        return;
+    }
+    if (c->flags & KV_CLIENT_DURABLE_WAIT)
+        return; /* io_before_sleep writes the replies once the log is on disk */
+    if (client_flush(c) < 0)
         client_free(c);
 }
 
@@ -448,6 +540,7 @@ static int io_init(kv_io *io, int index)
     if (io->wake_fd < 0)
         return -1;
     kv_watch_init(&io->wake_watch, io->wake_fd, wake_event, io);
+    kv_loop_set_before_sleep(&io->loop, io_before_sleep, io);
     return kv_loop_set(&io->loop, &io->wake_watch, KV_READABLE);
 }
 
@@ -456,6 +549,7 @@ static void io_destroy(kv_io *io)
     for (size_t i = 0; i < io->qlen; i++)
         close(io->queue[i]);
     kv_free(io->queue);
+    free(io->waiting);
     if (io->wake_fd >= 0)
         close(io->wake_fd);
     kv_loop_close(&io->loop);

@@ -40,6 +40,16 @@ void kv_parser_free(kv_parser *p)
     memset(p, 0, sizeof *p);
 }
 
+void kv_parser_reset(kv_parser *p)
+{
+    p->start = p->pos = p->len = 0;
+    p->in_multibulk = 0;
+    p->mb_left = -1;
+    p->bulklen = -1;
+    p->nslots = 0;
+    p->err[0] = '\0';
+}
+
 /* Bytes still needed to complete the pending bulk, 0 when none is pending. */
 static size_t bulk_missing(const kv_parser *p)
 {

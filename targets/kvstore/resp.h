@@ -56,6 +56,8 @@ typedef enum { KV_PARSE_MORE, KV_PARSE_COMMAND, KV_PARSE_ERROR } kv_parse_status
 
 void kv_parser_init(kv_parser *p, long long max_bulk);
 void kv_parser_free(kv_parser *p);
+/* Forgets every received byte and any partial request (keeps the memory). */
+void kv_parser_reset(kv_parser *p);
 /* Room to read into (at least KV_PROTO_READ_CHUNK bytes, more when a large
  * bulk is pending); *avail receives its size.  Invalidates argv. */
 char *kv_parser_space(kv_parser *p, size_t *avail);

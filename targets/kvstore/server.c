@@ -4,21 +4,31 @@
  * Redis 7.0 command semantics for strings, expiry and the keyspace.
  *
  * main() parses the command line (config.c; bad arguments exit with status
- * 2), seeds the hash function and the sampling PRNG from the kernel, opens
- * the listener, prints "kvstore-server ready on ADDR:PORT" on stdout and
- * runs the event loops (net.c) until SIGTERM/SIGINT or SHUTDOWN, then
- * closes everything and exits 0.  The timer (server_cron, `hz` times per
- * second) runs active expiry, incremental rehashing and the ops/sec metric.
+ * 2), seeds the hash function and the sampling PRNG from the kernel, loads
+ * the persisted data (persist.h; a corrupt file exits with status 1 and
+ * one line on stderr), opens the listener, prints "kvstore-server ready on
+ * ADDR:PORT" on stdout and runs the event loops (net.c) until
+ * SIGTERM/SIGINT or SHUTDOWN, then saves/flushes what persistence asks
+ * for, closes everything and exits 0.  The timer (server_cron, `hz` times
+ * per second) runs active expiry, incremental rehashing, the ops/sec
+ * metric and the persistence work (child processes, save rules, log
+ * rewrites, writing the log records of expired keys).
+ *
+ * `kvstore-server --check-aof PATH [--fix]` runs the log checker instead
+ * (aof_check.h) and starts no server.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
 #include "server.h"
+#include "aof.h"
+#include "aof_check.h"
 #include "db.h"
 #include "dict.h"
 #include "log.h"
 #include "mem.h"
 #include "net.h"
+#include "persist.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,17 +39,6 @@
 #include <unistd.h>
 
 #define OPS_SAMPLE_PERIOD_US 100000
-
-kv_server kv_srv = {.shutdown_pipe = {-1, -1}, .listen_fd = -1};
-
-void kv_server_request_shutdown(void)
-{
-    int saved = errno;
-    if (kv_srv.shutdown_pipe[1] >= 0 && write(kv_srv.shutdown_pipe[1], "x", 1) < 0) {
-        /* the pipe is full: a shutdown is already pending */
-    }
-    errno = saved;
-}
 
 static void on_signal(int sig)
 {
@@ -81,6 +80,11 @@ static void server_cron(kv_loop *loop, void *data)
     (void)data;
     kv_lock();
     kv_db_cron(kv_srv.db, kv_srv.cfg.hz);
+    kv_persist_cron();
+    if (kv_srv.aof_on) {
+        kv_aof_batch_end();
+        kv_aof_write_pending();
+    }
     track_ops();
     if (used > kv_srv.peak_memory)
         kv_srv.peak_memory = used;
@@ -112,8 +116,7 @@ static void seed_randomness(void)
     uint8_t seed[16 + 32 + 20];
     static const char hex[] = "0123456789abcdef";
     kv_os_random(seed, sizeof seed);
-    kv_dict_set_hash_seed(seed);
-    kv_random_seed(seed + 16);
+    kv_state_seed(seed);
     for (int i = 0; i < 20; i++) {
         kv_srv.run_id[2 * i] = hex[seed[48 + i] >> 4];
         kv_srv.run_id[2 * i + 1] = hex[seed[48 + i] & 15];
@@ -148,10 +151,21 @@ static void cleanup_server(void)
     kv_log_close();
 }
 
+/* The one line of a refused start: stderr, and the log file if there is one. */
+static void start_error(const char *what)
+{
+    fprintf(stderr, "kvstore-server: %s\n", what);
+    if (kv_srv.cfg.logfile)
+        kv_log(KV_LOG_WARNING, "%s", what);
+}
+
 int main(int argc, char **argv)
 {
-    char err[512];
-    int rc = kv_config_from_args(&kv_srv.cfg, argc, argv, err, sizeof err);
+    char err[1024];
+    int rc;
+    if (kv_check_aof_wanted(argc, argv))
+        return kv_check_aof_main(argc, argv);
+    rc = kv_config_from_args(&kv_srv.cfg, argc, argv, err, sizeof err);
     if (rc != 0) {
         if (rc < 0)
             fprintf(stderr, "kvstore-server: %s\n", err);
@@ -176,10 +190,18 @@ int main(int argc, char **argv)
         cleanup_server();
         return 1;
     }
+    if (kv_persist_start(err, sizeof err) < 0) {
+        start_error(err);
+        kv_persist_finish_shutdown();
+        cleanup_server();
+        return 1;
+    }
     kv_srv.listen_fd = kv_net_listen(kv_srv.cfg.bind, kv_srv.cfg.port, err, sizeof err);
     if (kv_srv.listen_fd < 0) {
         fprintf(stderr, "kvstore-server: %s\n", err);
         kv_log(KV_LOG_WARNING, "%s", err);
+        kv_persist_prepare_shutdown(KV_SHUTDOWN_NOSAVE); /* nothing changed: no save */
+        kv_persist_finish_shutdown();
         cleanup_server();
         return 1;
     }
@@ -189,6 +211,10 @@ int main(int argc, char **argv)
            KV_VERSION, kv_srv.cfg.bind, kv_srv.cfg.port, kv_srv.cfg.threads,
            kv_srv.cfg.threads > 1 ? "s" : "", kv_srv.cfg.hz);
     rc = kv_net_run(kv_srv.cfg.threads, server_cron);
+    if (kv_persist_finish_shutdown() < 0) {
+        kv_log(KV_LOG_WARNING, "Errors saving or flushing the data at shutdown");
+        rc = -1;
+    }
     kv_log(KV_LOG_NOTICE, "Shutting down: %llu keys in memory, bye",
            (unsigned long long)kv_db_size(kv_srv.db));
     cleanup_server();

@@ -9,6 +9,10 @@
  * kv_srv.lock, one batch of pipelined requests at a time, so the keyspace,
  * the client registry and the statistics below are only touched under that
  * lock.  A client's buffers belong to its thread alone.
+ *
+ * kv_srv itself is defined in state.c (not server.c) so that the command
+ * modules can be linked without main() and the network layer: the
+ * in-process library (kvlib.c) and the log checker use the same commands.
  */
 #ifndef KV_SERVER_H
 #define KV_SERVER_H
@@ -29,6 +33,7 @@
 
 #define KV_CLIENT_CLOSE_AFTER_REPLY 0x1 /* flush pending output, then close */
 #define KV_CLIENT_CLOSE_ASAP 0x2        /* close without flushing */
+#define KV_CLIENT_DURABLE_WAIT 0x4      /* replies wait for the log (appendfsync always) */
 
 struct kv_io;
 
@@ -73,7 +78,17 @@ typedef struct kv_server {
     char run_id[41];
     int shutdown_pipe[2];
     int listen_fd;
+    int embedded; /* in-process library (kvlib.c): no sockets, no persistence */
+    int loading;  /* replaying a log at start: no eviction */
+    int aof_on;   /* executed writes are propagated to the log (aof.c) */
+    /* Why write commands are refused with -MISCONF (KV_DENY_* bits, 0
+     * normally); set by the persistence layer, also from its fsync thread. */
+    atomic_int deny_writes;
 } kv_server;
+
+#define KV_DENY_AOF_WRITE 0x1 /* the last write to the log failed */
+#define KV_DENY_AOF_FSYNC 0x2 /* the last background fsync failed */
+#define KV_DENY_RDB 0x4       /* the last BGSAVE failed and save rules are set */
 
 extern kv_server kv_srv;
 
@@ -87,7 +102,15 @@ static inline void kv_unlock(void)
     pthread_mutex_unlock(&kv_srv.lock);
 }
 
-/* Asks every event loop to stop (async-signal-safe). */
+/* Asks every event loop to stop (async-signal-safe; a no-op without the
+ * shutdown pipe, e.g. in the library). */
 void kv_server_request_shutdown(void);
+
+/* state.c: a server state without sockets (library, log checker): default
+ * configuration, an empty keyspace, hash and PRNG seeded from SEED. */
+void kv_state_init(uint64_t seed);
+void kv_state_free(void);
+/* Seeds the keyspace hash and the sampling PRNG from 48 bytes. */
+void kv_state_seed(const uint8_t seed[48]);
 
 #endif

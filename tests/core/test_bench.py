@@ -189,3 +189,34 @@ def test_noise_band_keeps_tiny_differences_same() -> None:
     assert stats.verdict(1.02, 1.05, "higher", noise=0.01) == "better"
     assert stats.verdict(0.95, 0.98, "lower", noise=0.01) == "better"
     assert stats.verdict(0.95, 0.995, "lower", noise=0.01) == "same"
+
+
+def test_a_workload_baseline_overrides_the_systems() -> None:
+    """Results of a workload declaring its own baseline are compared with that one; the
+    plan runs that baseline even when not asked for."""
+    import lab
+    from lab.bench.plan import make_plan
+    from lab.bench.summary import summarize
+    from lab.store.base import Sample
+
+    rate = lab.Metric("rate", "op/s", "higher")
+
+    def workload(name: str, baseline: str | None) -> lab.Workload:
+        return lab.Workload(name=name, description="d", params={"n": (1,)}, prepare=dict,
+                            measure=lambda *_: {}, measured=(rate,), measure_every_rep=True,
+                            baseline=baseline)
+
+    system = lab.System(
+        name="s", shape="server", description="d",
+        impls=tuple(lab.Impl(n, n, load=lambda ctx: None) for n in ("server", "ours", "dict")),
+        workloads=(workload("net", None), workload("table", "dict")), baseline="server")
+    plan = make_plan(system, ["ours"], ["table"])
+    assert set(plan.impls) == {"server", "ours", "dict"}
+    samples = [Sample(impl, w, {"n": 1}, "rate", rep, value * (1 + rep / 100))
+               for w in ("net", "table") for rep in range(5)
+               for impl, value in (("server", 100.0), ("ours", 200.0), ("dict", 50.0))]
+    _, comparisons = summarize(system, samples, [])
+    pairs = {(c["workload"], c["impl"]): (c["baseline"], round(c["ratio"], 3))
+             for c in comparisons}
+    assert pairs == {("net", "ours"): ("server", 2.0), ("net", "dict"): ("server", 0.5),
+                     ("table", "ours"): ("dict", 4.0), ("table", "server"): ("dict", 2.0)}

@@ -97,3 +97,28 @@ def test_param_override_selects_declared_values(run_lab) -> None:
     assert res.code == 0, res.err
     sizes = {r["params"]["n"] for r in res.json()["results"] if r["status"] == "ok"}
     assert sizes == {1000, 16000}
+
+
+def test_scaling_percentile_and_baseline_declarations_are_validated() -> None:
+    import lab
+    from lab.model import validate_system
+
+    def system(**extra: object) -> lab.System:
+        workload = lab.Workload(
+            name="w", description="d", params={"clients": (1, 8)}, prepare=dict,
+            measure=lambda *_: {}, measured=(lab.Metric("p50", "ms", "lower"),
+                                             lab.Metric("p99", "ms", "lower")), **extra)
+        return lab.System(name="s", shape="server", description="d",
+                          impls=(lab.Impl("a", "a", load=lambda ctx: None),),
+                          workloads=(workload,), baseline="a")
+
+    assert validate_system(system(scaling=("clients",),
+                                  percentiles={"p50": 50, "p99": 99})) == []
+    problems = validate_system(system(scaling=("depth",), percentiles={"p50": 50, "p90": 90,
+                                                                      "p99": 100}))
+    assert "workload 'w': scaling parameter 'depth' is not one of its parameters" in problems
+    assert "workload 'w': percentile metric 'p90' is not one of its metrics" in problems
+    assert ("workload 'w': percentile of 'p99' must be a number in (0, 100), got 100"
+            in problems)
+    assert validate_system(system(baseline="zzz")) == [
+        "workload 'w': baseline 'zzz' is not one of its system's implementations"]

@@ -412,3 +412,69 @@ def test_many_combinations_are_split(tmp_path: Path, browser: Any) -> None:
         assert page.locator("table.comparisons tbody tr").count() == len(data.comparisons)
     finally:
         page.close()
+
+
+# --------------------------------------------------------------------------- server workloads
+
+
+def server_results() -> tuple[pd.DataFrame, dict[str, WorkloadMeta]]:
+    """2 impls x clients (1, 8, 64) x pipeline (1, 16): ops/s and p50/p99/p99.9 latency."""
+    rows = []
+    for impl, clients, pipeline in itertools.product(("redis", "ours"), (1, 8, 64), (1, 16)):
+        params = {"clients": clients, "pipeline": pipeline}
+        speed = 1.1 if impl == "ours" else 1.0
+        rows.append(result_row(impl, "mix", params, "ops", "ops/s", "higher",
+                               speed * 1e4 * clients ** 0.5 * pipeline ** 0.7, 0.03))
+        for metric, scale in (("p50", 1.0), ("p99", 3.0), ("p999", 9.0)):
+            rows.append(result_row(impl, "mix", params, metric, "ms", "lower",
+                                   scale * 0.05 * clients / speed, 0.05))
+    meta = {"mix": WorkloadMeta("mix", "GET/SET mix", None,
+                                {"clients": [1, 8, 64], "pipeline": [1, 16]},
+                                scaling=["clients", "pipeline"],
+                                percentiles={"p50": 50, "p99": 99, "p999": 99.9})}
+    return pd.DataFrame(rows), meta
+
+
+def test_scaling_over_parameters_and_latency_percentiles(tmp_path: Path, browser: Any) -> None:
+    results, meta = server_results()
+    data = make_input(results=results, workloads=meta, status="ok", baseline="redis")
+    norm = results_frame(data)
+    specs = plan_charts(norm, meta, "redis", workload_order(data, norm))
+
+    by_param = {s.x_param: s for s in specs if s.kind == "scaling"}
+    assert set(by_param) == {"clients", "pipeline"}  # throughput only, one per parameter
+    clients = by_param["clients"]
+    assert clients.metric == "ops" and not clients.x_bytes
+    assert [label for label, _ in clients.facets] == ["pipeline=1", "pipeline=16"]
+    xs = [x for x, _ in clients.facets[1][1]["ours"]]
+    assert xs == [1.0, 8.0, 64.0]
+    pipeline = by_param["pipeline"]
+    assert len(pipeline.facets) == 3 and [x for x, _ in pipeline.facets[0][1]["redis"]] == [1, 16]
+
+    (pct,) = [s for s in specs if s.kind == "percentile"]
+    assert len(pct.facets) == 6  # one subplot per parameter set
+    label, series = pct.facets[0]
+    assert label == "clients=1, pipeline=1"
+    assert [q for q, _ in series["ours"]] == [50.0, 99.0, 99.9]
+    medians = [p.median for _, p in series["redis"]]
+    assert medians == sorted(medians) and medians[0] == pytest.approx(0.05)
+    assert len({s.slug for s in specs}) == len(specs)
+
+    index = write_report(data, tmp_path / "server")
+    page, _ = open_page(browser, index)
+    try:
+        assert page.locator("figure.chart-percentile img").count() == 1
+        assert page.locator("figure.chart-scaling img").count() == 2
+        assert assert_images_loaded(page) == len(specs)
+    finally:
+        page.close()
+
+
+def test_percentile_chart_needs_two_percentiles() -> None:
+    results, meta = server_results()
+    only_p99 = results[~results["metric"].isin(["p50", "p999"])]
+    data = make_input(results=only_p99, workloads=meta, status="ok", baseline="redis")
+    norm = results_frame(data)
+    specs = plan_charts(norm, meta, "redis", workload_order(data, norm))
+    assert not [s for s in specs if s.kind == "percentile"]
+    assert len([s for s in specs if s.kind == "scaling"]) == 2
