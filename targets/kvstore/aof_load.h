@@ -3,7 +3,7 @@
  * append-only log, or a caller's buffer in the library).
  *
  * The grammar is strict RESP2: every command is an array "*N\r\n" (1 <= N
- * <= 1M) of N bulk strings "$LEN\r\n<LEN bytes>\r\n"; nothing else (no
+ * <= INT_MAX, as requests) of N bulk strings "$LEN\r\n<LEN bytes>\r\n"; nothing else (no
  * inline commands, no stray bytes).  Each command goes through the normal
  * dispatcher (kv_cmd_execute) with a client that has no connection and
  * whose replies are discarded, so the log and the commands cannot drift

@@ -15,6 +15,8 @@
 #ifndef KV_CMD_H
 #define KV_CMD_H
 
+#include <string.h>
+
 #include "server.h"
 
 #define KV_CMD_WRITE 0x01
@@ -50,9 +52,12 @@ const kv_command *kv_cmd_lookup(const char *name, size_t len);
 #define KV_ERR_OOM "-OOM command not allowed when used memory > 'maxmemory'."
 
 /* Helpers for handlers. */
+/* Option words compare as C strings, as Redis's strcasecmp() does: "PX\0T"
+ * is PX (arguments always end with a NUL, see kv_arg). */
 static inline int kv_arg_is(const kv_arg *a, const char *lit)
 {
-    return kv_eq_nocase(a->p, a->len, lit);
+    const char *nul = memchr(a->p, '\0', a->len);
+    return kv_eq_nocase(a->p, nul ? (size_t)(nul - a->p) : a->len, lit);
 }
 /* Parses argv[i] with string2ll; replies the "not an integer" error on failure. */
 int kv_arg_ll(kv_client *c, int i, long long *out);

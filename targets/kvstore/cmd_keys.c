@@ -137,7 +137,7 @@ static void expire_generic(kv_client *c, int64_t basetime, int seconds)
         kv_reply_int(&c->out, 0);
         return;
     }
-    if (when <= db->now)
+    if (when <= db->now && !db->loading) /* a replayed log keeps the key (Redis) */
         kv_db_delete(db, key->p, key->len);
     else
         kv_db_set_expire(db, e, when);

@@ -139,12 +139,23 @@ static void materialize(kv_parser *p, const char *base, int *argc, kv_arg **argv
     *argv = p->argv;
 }
 
+/* The first C at or after pos, or NULL.  Redis looks for line ends with
+ * strchr() on its query buffer, so a NUL byte before C hides it: the line
+ * is then never complete (until the inline limit makes it an error). */
+static const char *find_byte(const kv_parser *p, int c)
+{
+    const char *from = p->buf + p->pos;
+    const char *at = memchr(from, c, p->len - p->pos);
+    size_t span = at ? (size_t)(at - from) : p->len - p->pos;
+    return memchr(from, '\0', span) ? NULL : at;
+}
+
 /* Finds the CR ending the line at pos, with one more byte after it (the LF,
  * which Redis does not check).  1: found (*cr); 0: need more; -1: no CR
  * within the inline limit. */
 static int find_line(const kv_parser *p, size_t *cr)
 {
-    const char *at = memchr(p->buf + p->pos, '\r', p->len - p->pos);
+    const char *at = find_byte(p, '\r');
     if (at == NULL)
         return p->len - p->pos > KV_PROTO_INLINE_MAX ? -1 : 0;
     if ((size_t)(at - p->buf) + 1 >= p->len)
@@ -347,7 +358,7 @@ static long split_args(kv_parser *p, const char *line, size_t n)
 static int parse_inline(kv_parser *p, int *argc, kv_arg **argv)
 {
     const char *line = p->buf + p->pos;
-    const char *nl = memchr(line, '\n', p->len - p->pos);
+    const char *nl = find_byte(p, '\n');
     size_t n, end;
     if (nl == NULL) {
         if (p->len - p->pos > KV_PROTO_INLINE_MAX)
@@ -358,9 +369,6 @@ static int parse_inline(kv_parser *p, int *argc, kv_arg **argv)
     n = end - p->pos;
     if (n && line[n - 1] == '\r')
         n--;
-    const char *nul = memchr(line, '\0', n); /* Redis treats the line as a C string */
-    if (nul)
-        n = (size_t)(nul - line);
     long words = split_args(p, line, n);
     if (words < 0)
         return proto_error(p, "unbalanced quotes in request");
@@ -463,6 +471,10 @@ void kv_reply_errorf(kv_outbuf *o, const char *fmt, ...)
         vsnprintf(msg, (size_t)n + 1, fmt, ap);
         va_end(ap);
     }
+    /* trailing line ends are trimmed, the others become spaces (Redis's
+     * addReplyErrorFormat) */
+    while (n > 0 && (msg[n - 1] == '\r' || msg[n - 1] == '\n'))
+        msg[--n] = '\0';
     kv_reply_error(o, msg);
     if (msg != small)
         kv_free(msg);

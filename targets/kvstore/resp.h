@@ -15,12 +15,13 @@
 #ifndef KV_RESP_H
 #define KV_RESP_H
 
+#include <limits.h>
 #include <stddef.h>
 
 #include "buf.h"
 
 #define KV_PROTO_INLINE_MAX (64 * 1024)
-#define KV_PROTO_MAX_ARRAY (1024 * 1024)
+#define KV_PROTO_MAX_ARRAY INT_MAX /* Redis 7.0: any count up to INT_MAX */
 #define KV_PROTO_READ_CHUNK (16 * 1024)
 #define KV_PROTO_BIG_STEP (1024 * 1024)
 

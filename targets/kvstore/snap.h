@@ -9,7 +9,9 @@
  *   offset 6   version                      uint16, currently 1
  *   entries, any number, each one of
  *     0x01 KLEN KEY VLEN VALUE              a key without expiry
- *     0x02 EXPIRY KLEN KEY VLEN VALUE       EXPIRY: int64, absolute Unix ms
+ *     0x02 EXPIRY KLEN KEY VLEN VALUE       EXPIRY: int64 little-endian,
+ *                                           absolute Unix ms, >= 0 (a
+ *                                           negative one is a defect)
  *   0xFF                                    end marker
  *   CRC                                     uint64: CRC-64/XZ (crc64.h) of
  *                                           every byte before it, magic to

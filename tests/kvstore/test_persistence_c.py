@@ -528,6 +528,22 @@ def test_expiries_survive_as_absolute_times(pstart, policy) -> None:
     assert r2.ttl("plain") == -1
 
 
+def test_replay_keeps_keys_whose_expiry_passed_while_loading(pstart) -> None:
+    """SET k 5, PEXPIRE k, INCR k, restart after the expiry: Redis replays the PEXPIREAT
+    without deleting k (keys do not expire while loading), INCR makes it 6 with its expiry
+    kept, and the key is gone once loaded. Deleting at the PEXPIREAT made INCR recreate k
+    as 1 with no expiry: a write resurrected by recovery."""
+    s = pstart("--appendonly", "yes", "--appendfsync", "always")
+    r = s.client()
+    r.set("k", 5)
+    r.pexpire("k", 300)
+    assert r.incr("k") == 6
+    assert s.stop(signal.SIGTERM) == 0
+    time.sleep(0.4)
+    r2 = pstart("--appendonly", "yes", "--appendfsync", "always").client()
+    assert r2.get("k") is None and r2.ttl("k") == -2
+
+
 @PLAIN
 def test_bgrewriteaof_while_writing(pstart, tmp_path) -> None:
     s = pstart("--appendonly", "yes", "--appendfsync", "always", "--hz", "50")

@@ -869,7 +869,7 @@ def test_inline_commands(server) -> None:
 MALFORMED = [
     (b"*1\r\nx\r\n", b"-ERR Protocol error: expected '$', got 'x'\r\n"),
     (b"*x\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
-    (b"*1048577\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
+    (b"*2147483648\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
     (b"*1\r\n$-1\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
     (b"*1\r\n$abc\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
     (b"PING \"unbalanced\r\n", b"-ERR Protocol error: unbalanced quotes in request\r\n"),
