@@ -4,8 +4,10 @@
  * Reading: a readable client gets one read() into its query buffer, then,
  * under the keyspace lock, every complete request in the buffer is parsed
  * and executed (pipelining), replies accumulating in the client's output
- * buffer; then as much as possible is written at once, and EPOLLOUT is
- * registered only while output remains.  Protocol errors get their reply
+ * buffer.  Replies are written before the loop polls again, for every
+ * client served in that round together (as Redis's beforeSleep does), as
+ * much as the socket takes; EPOLLOUT is registered only while output
+ * remains.  Protocol errors get their reply
  * and the connection is closed once it is flushed (Redis's
  * CLIENT_CLOSE_AFTER_REPLY).  A client whose pending output exceeds
  * --client-output-limit is closed at once (Redis's hard limit); large
@@ -14,8 +16,9 @@
  * "-ERR max number of clients reached" and are closed.
  *
  * With the append-only log on, the batch's log records are written before
- * the keyspace lock is released, and under appendfsync always the replies
- * wait until the log is on disk (aof.h); replies written early (large
+ * the keyspace lock is released (under appendfsync always: once per round,
+ * for every client together), and under appendfsync always the round's
+ * replies wait for one fdatasync (aof.h); replies written early (large
  * batches) wait for that first.
  *
  * Threads: the first loop accepts and passes each new socket to the next
@@ -70,10 +73,13 @@ typedef struct kv_io {
     size_t qlen, qcap;
     int wake_fd;
     kv_watch wake_watch;
-    /* appendfsync always: clients whose replies wait for the log to reach
-     * the disk up to durable_pos; one fdatasync before the loop sleeps
-     * releases all of them (group commit across clients, like Redis's
-     * beforeSleep).  Freed clients leave a NULL slot. */
+    /* clients with replies to write before the loop sleeps, all at once
+     * after every ready client was read and served (Redis's
+     * handleClientsWithPendingWrites: the replies of one round leave
+     * together, which evens out latency across clients); under appendfsync
+     * always they also wait for the log to reach the disk up to durable_pos,
+     * one fdatasync for all of them (a group commit).  Freed clients leave a
+     * NULL slot. */
     kv_client **waiting;
     size_t nwaiting, waiting_cap;
     uint64_t durable_pos;
@@ -387,11 +393,13 @@ static void io_before_sleep(kv_loop *loop, void *data)
     (void)loop;
     if (n == 0)
         return;
-    kv_lock();
-    kv_aof_write_pending();
-    kv_unlock();
-    kv_aof_wait_durable(io->durable_pos);
-    io->durable_pos = 0;
+    if (io->durable_pos) {
+        kv_lock();
+        kv_aof_write_pending();
+        kv_unlock();
+        kv_aof_wait_durable(io->durable_pos);
+        io->durable_pos = 0;
+    }
     io->nwaiting = 0;
     for (size_t i = 0; i < n; i++) {
         kv_client *c = io->waiting[i];
@@ -441,10 +449,13 @@ static void client_event(kv_loop *loop, void *data, uint32_t events)
         client_free(c);
         return;
     }
-    if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && (c->watch.mask & KV_READABLE) &&
-        client_read(c) < 0) {
-        client_free(c);
-        return;
+    if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && (c->watch.mask & KV_READABLE)) {
+        if (client_read(c) < 0) {
+            client_free(c);
+            return;
+        }
+        if (kv_outbuf_pending(&c->out) && !(c->flags & KV_CLIENT_CLOSE_ASAP))
+            wait_durable(c, 0); /* replies leave together before the loop sleeps */
     }
     if (c->flags & KV_CLIENT_CLOSE_ASAP) {
         client_free(c);
