@@ -1252,3 +1252,60 @@ def test_protocol_edge_cases_match_redis(server, real_redis) -> None:
         if a != b:
             mismatches.append(f"{payload[:60]!r}: ours {a!r} redis {b!r}")
     assert not mismatches, "\n".join(mismatches)
+
+
+# ---------------------------------------------------------------------------------------
+# redis-cli, interactively
+
+
+def test_redis_cli_works_interactively(server: KvServer) -> None:
+    """redis-cli on a terminal (a pty): its start-up requests (COMMAND DOCS for hints)
+    succeed, and typed commands get their answers printed the way redis-cli prints them."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    cli = shutil.which("redis-cli")
+    assert cli, "redis-cli not found: apt-get install redis-tools (make setup does)"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: redis-cli on the pty
+        os.execv(cli, [cli, "-p", str(server.port)])
+    transcript = b""
+    try:
+        # a terminal of 80 columns; linenoise asks for the cursor position when it
+        # cannot get the size, and that question is answered below too
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        prompt = f"127.0.0.1:{server.port}> ".encode()
+
+        def read_until(expect: bytes, start: int) -> None:
+            nonlocal transcript
+            deadline = time.monotonic() + 10
+            while expect not in transcript[start:] and time.monotonic() < deadline:
+                ready, _, _ = select.select([fd], [], [], 0.5)
+                if ready:
+                    chunk = os.read(fd, 4096)
+                    if b"\x1b[6n" in chunk:
+                        os.write(fd, b"\x1b[1;1R")
+                    transcript += chunk
+            assert expect in transcript[start:], transcript.decode(errors="replace")
+
+        for line, expect in ((b"SET greeting hello", b"OK"), (b"GET greeting", b'"hello"'),
+                             (b"INCR greeting", b"(error) ERR value is not an integer"),
+                             (b"DBSIZE", b"(integer) 1"), (b"NOSUCH", b"(error) ERR unknown")):
+            read_until(prompt, max(0, len(transcript) - len(prompt)))  # typed before it is lost
+            start = len(transcript)
+            os.write(fd, line + b"\r")
+            read_until(expect, start)
+        read_until(prompt, max(0, len(transcript) - len(prompt)))
+        os.write(fd, b"QUIT\r")
+    finally:
+        deadline = time.monotonic() + 5  # QUIT ends redis-cli; SIGKILL if it did not
+        while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                break
+            time.sleep(0.05)
+        os.close(fd)
+    assert b"Could not connect" not in transcript
