@@ -98,6 +98,8 @@ def info_cmd(system: str) -> None:
         metrics = ", ".join(f"{m.name} [{m.unit}, {m.better} is better]"
                             for m in w.all_metrics())
         click.echo(f"    metrics: {metrics}")
+        if w.baseline:
+            click.echo(f"    compared with: {w.baseline} (this workload's baseline)")
 
 
 def _all_requirements(systems: list[System]) -> list[tuple[str, Requirement]]:

@@ -94,3 +94,11 @@ def test_quick_bench_compares_kvstore_with_python_dict(run_lab, lab_env) -> None
     compared = {(c["impl"], c["baseline"], c["metric"]) for c in doc["comparisons"]}
     assert {("kvstore", "python-dict", m) for m in ("insert_ns", "lookup_ns",
                                                     "heap_per_key")} <= compared
+
+
+def test_info_names_the_workloads_own_baseline(run_lab) -> None:  # noqa: ANN001
+    res = run_lab("info", "kvstore")
+    assert res.code == 0, res.err
+    table = res.out.split("\n  table:", 1)[1]
+    assert "    compared with: python-dict (this workload's baseline)" in table
+    assert "compared with" not in res.out.split("\n  table:", 1)[0]
