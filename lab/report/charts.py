@@ -437,12 +437,34 @@ def _err(value: float) -> float:
     return value if math.isfinite(value) and value > 0 else 0.0
 
 
-def _scaling_figure(spec: ChartSpec, colors: dict[str, str], baseline: str) -> Figure:
+def _facet_grid(spec: ChartSpec) -> tuple[Figure, Any, int, int]:
+    """A figure with one subplot per facet: (figure, axes, columns, rows)."""
     n = len(spec.facets)
     ncols = max(1, min(spec.ncols, n))
     nrows = math.ceil(n / ncols)
     fig = Figure(figsize=(max(7.0, 4.6 * ncols), 0.9 + 3.3 * nrows), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, fig.subplots(nrows, ncols, squeeze=False), ncols, nrows
+
+
+def _plot_series(ax: Any, xs: list[float], pts: list[Point], color: str) -> None:
+    """One implementation's medians as a line with its 95% interval as a band."""
+    ax.plot(xs, [p.median for p in pts], marker="o", ms=4, lw=1.6, color=color)
+    lo = [p.ci_low if math.isfinite(p.ci_low) and p.ci_low > 0 else p.median for p in pts]
+    hi = [p.ci_high if math.isfinite(p.ci_high) else p.median for p in pts]
+    ax.fill_between(xs, lo, hi, color=color, alpha=0.2, lw=0)
+
+
+def _finish_grid(fig: Figure, spec: ChartSpec, colors: dict[str, str], baseline: str) -> None:
+    handles = [Line2D([], [], color=colors.get(i, "#888888"), marker="o",
+                      label=_legend_label(i, baseline)) for i in spec.impls]
+    fig.suptitle(spec.title, fontsize=11, x=0.01, ha="left")
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(6, len(handles)),
+               fontsize=8, frameon=False)
+
+
+def _scaling_figure(spec: ChartSpec, colors: dict[str, str], baseline: str) -> Figure:
+    n = len(spec.facets)
+    fig, axes, ncols, nrows = _facet_grid(spec)
     for idx, ax in enumerate(axes.flat):
         if idx >= n:
             ax.set_visible(False)
@@ -452,13 +474,7 @@ def _scaling_figure(spec: ChartSpec, colors: dict[str, str], baseline: str) -> F
         for impl, pts in series.items():
             xs = [s for s, _ in pts]
             sizes.update(xs)
-            color = colors.get(impl, "#888888")
-            ax.plot(xs, [p.median for _, p in pts], marker="o", ms=4, lw=1.6, color=color,
-                    label=_legend_label(impl, baseline))
-            lo = [p.ci_low if math.isfinite(p.ci_low) and p.ci_low > 0 else p.median
-                  for _, p in pts]
-            hi = [p.ci_high if math.isfinite(p.ci_high) else p.median for _, p in pts]
-            ax.fill_between(xs, lo, hi, color=color, alpha=0.2, lw=0)
+            _plot_series(ax, xs, [p for _, p in pts], colors.get(impl, "#888888"))
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ticks = sorted(sizes)
@@ -481,11 +497,7 @@ def _scaling_figure(spec: ChartSpec, colors: dict[str, str], baseline: str) -> F
                           fontsize=9)
         if idx // ncols == nrows - 1 or idx + ncols >= n:
             ax.set_xlabel("input size" if spec.x_bytes else spec.x_param, fontsize=9)
-    handles = [Line2D([], [], color=colors.get(i, "#888888"), marker="o",
-                      label=_legend_label(i, baseline)) for i in spec.impls]
-    fig.suptitle(spec.title, fontsize=11, x=0.01, ha="left")
-    fig.legend(handles=handles, loc="outside lower center", ncol=min(6, len(handles)),
-               fontsize=8, frameon=False)
+    _finish_grid(fig, spec, colors, baseline)
     return fig
 
 
@@ -503,10 +515,7 @@ def _nines(q: float) -> float:
 
 def _percentile_figure(spec: ChartSpec, colors: dict[str, str], baseline: str) -> Figure:
     n = len(spec.facets)
-    ncols = max(1, min(spec.ncols, n))
-    nrows = math.ceil(n / ncols)
-    fig = Figure(figsize=(max(7.0, 4.6 * ncols), 0.9 + 3.3 * nrows), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False)
+    fig, axes, ncols, _ = _facet_grid(spec)
     for idx, ax in enumerate(axes.flat):
         if idx >= n:
             ax.set_visible(False)
@@ -515,13 +524,8 @@ def _percentile_figure(spec: ChartSpec, colors: dict[str, str], baseline: str) -
         qs: set[float] = set()
         for impl, pts in series.items():
             qs.update(q for q, _ in pts)
-            xs = [_nines(q) for q, _ in pts]
-            color = colors.get(impl, "#888888")
-            ax.plot(xs, [p.median for _, p in pts], marker="o", ms=4, lw=1.6, color=color)
-            lo = [p.ci_low if math.isfinite(p.ci_low) and p.ci_low > 0 else p.median
-                  for _, p in pts]
-            hi = [p.ci_high if math.isfinite(p.ci_high) else p.median for _, p in pts]
-            ax.fill_between(xs, lo, hi, color=color, alpha=0.2, lw=0)
+            _plot_series(ax, [_nines(q) for q, _ in pts], [p for _, p in pts],
+                         colors.get(impl, "#888888"))
         ax.set_yscale("log")
         ticks = sorted(qs)
         ax.xaxis.set_major_locator(FixedLocator([_nines(q) for q in ticks]))
@@ -535,11 +539,7 @@ def _percentile_figure(spec: ChartSpec, colors: dict[str, str], baseline: str) -
         ax.grid(True, which="major", alpha=0.3)
         if idx % ncols == 0:
             ax.set_ylabel(f"latency ({spec.unit})" if spec.unit else "latency", fontsize=9)
-    handles = [Line2D([], [], color=colors.get(i, "#888888"), marker="o",
-                      label=_legend_label(i, baseline)) for i in spec.impls]
-    fig.suptitle(spec.title, fontsize=11, x=0.01, ha="left")
-    fig.legend(handles=handles, loc="outside lower center", ncol=min(6, len(handles)),
-               fontsize=8, frameon=False)
+    _finish_grid(fig, spec, colors, baseline)
     return fig
 
 

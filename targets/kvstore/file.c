@@ -56,19 +56,21 @@ int kv_fsync_parent(const char *path)
     return rc;
 }
 
-int kv_write_file_atomic(const char *path, const void *data, size_t n)
+int kv_replace_file(const char *path, int unique, kv_file_writer *write, void *ctx)
 {
-    char tmp[PATH_MAX];
+    char tmp[PATH_MAX], tag[32] = "";
     const char *slash = strrchr(path, '/');
     int fd, saved;
+    if (unique)
+        snprintf(tag, sizeof tag, "%d-", (int)getpid());
     if (slash)
-        snprintf(tmp, sizeof tmp, "%.*s/temp-%s", (int)(slash - path), path, slash + 1);
+        snprintf(tmp, sizeof tmp, "%.*s/temp-%s%s", (int)(slash - path), path, tag, slash + 1);
     else
-        snprintf(tmp, sizeof tmp, "temp-%s", path);
+        snprintf(tmp, sizeof tmp, "temp-%s%s", tag, path);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
-    if (kv_write_all(fd, data, n) < 0 || fsync(fd) < 0) {
+    if (write(fd, ctx) < 0 || fsync(fd) < 0) {
         saved = errno;
         close(fd);
         unlink(tmp);
@@ -82,6 +84,23 @@ int kv_write_file_atomic(const char *path, const void *data, size_t n)
         return -1;
     }
     return kv_fsync_parent(path);
+}
+
+typedef struct bytes_ctx {
+    const void *data;
+    size_t n;
+} bytes_ctx;
+
+static int write_bytes(int fd, void *ctx)
+{
+    const bytes_ctx *b = ctx;
+    return kv_write_all(fd, b->data, b->n);
+}
+
+int kv_write_file_atomic(const char *path, const void *data, size_t n)
+{
+    bytes_ctx b = {data, n};
+    return kv_replace_file(path, 0, write_bytes, &b);
 }
 
 int kv_path_exists(const char *path)

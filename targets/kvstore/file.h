@@ -15,6 +15,13 @@
 int kv_write_all(int fd, const void *p, size_t n);
 /* fsyncs the directory that holds PATH ("." when PATH has no '/'). */
 int kv_fsync_parent(const char *path);
+/* Writes a new file's content to FD; 0, or -1 with errno. */
+typedef int kv_file_writer(int fd, void *ctx);
+/* Replaces PATH atomically with what WRITE puts in a temporary file beside
+ * it ("temp-[PID-]NAME", the PID when UNIQUE: a forked child's file), which
+ * is fsynced and renamed over PATH, then the directory is fsynced.  0, or -1
+ * with errno (the temporary file is removed). */
+int kv_replace_file(const char *path, int unique, kv_file_writer *write, void *ctx);
 /* Replaces PATH with DATA atomically; 0, or -1 with errno. */
 int kv_write_file_atomic(const char *path, const void *data, size_t n);
 /* 1 if PATH exists (any type), 0 if not. */

@@ -174,33 +174,22 @@ void kv_snap_write_mem(kv_db *db, int64_t now, char **out, size_t *len)
     *len = o.len;
 }
 
+typedef struct save_ctx {
+    kv_db *db;
+    int64_t now;
+    uint64_t *bytes;
+} save_ctx;
+
+static int save_to(int fd, void *ctx)
+{
+    save_ctx *sc = ctx;
+    return kv_snap_write_fd(sc->db, fd, sc->now, sc->bytes);
+}
+
 int kv_snap_save_file(kv_db *db, const char *path, int64_t now, uint64_t *bytes)
 {
-    char tmp[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    int fd, saved;
-    if (slash)
-        snprintf(tmp, sizeof tmp, "%.*s/temp-%d-%s", (int)(slash - path), path, (int)getpid(),
-                 slash + 1);
-    else
-        snprintf(tmp, sizeof tmp, "temp-%d-%s", (int)getpid(), path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -1;
-    if (kv_snap_write_fd(db, fd, now, bytes) < 0 || fsync(fd) < 0) {
-        saved = errno;
-        close(fd);
-        unlink(tmp);
-        errno = saved;
-        return -1;
-    }
-    if (close(fd) < 0 || rename(tmp, path) < 0) {
-        saved = errno;
-        unlink(tmp);
-        errno = saved;
-        return -1;
-    }
-    return kv_fsync_parent(path);
+    save_ctx sc = {db, now, bytes};
+    return kv_replace_file(path, 1, save_to, &sc);
 }
 
 /* ---- reader ---- */
