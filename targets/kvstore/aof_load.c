@@ -49,6 +49,7 @@ static int bad(log_in *in, size_t start, const char *fmt, ...)
 
 static int truncated(log_in *in, size_t start)
 {
+    in->li->truncated = 1;
     return bad(in, start, "truncated command at offset %zu (the file ends inside it, at "
                "byte %zu)", start, in->len);
 }

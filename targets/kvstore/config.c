@@ -32,7 +32,8 @@
     "--client-output-limit BYTES, --hz N, --dir PATH, --logfile PATH, "            \
     "--appendonly yes|no, --appendfsync always|everysec|no, --appenddirname NAME, " \
     "--appendfilename NAME, --dbfilename NAME, --save \"SECS CHANGES ...\", "      \
-    "--aof-truncate-corrupt yes|no, --auto-aof-rewrite-percentage N, "             \
+    "--aof-truncate-corrupt yes|no, --aof-load-truncated yes|no, "                 \
+    "--auto-aof-rewrite-percentage N, "                                            \
     "--auto-aof-rewrite-min-size BYTES, --check-aof PATH [--fix], --help"
 
 void kv_config_usage(void)
@@ -48,13 +49,15 @@ void kv_config_usage(void)
            "[--dbfilename NAME]\n"
            "       [--save \"SECS CHANGES [SECS CHANGES ...]\"] "
            "[--aof-truncate-corrupt yes|no]\n"
+           "       [--aof-load-truncated yes|no]\n"
            "       [--auto-aof-rewrite-percentage N] "
            "[--auto-aof-rewrite-min-size BYTES]\n"
            "   or: kvstore-server --check-aof PATH [--fix]\n"
            "defaults: --appendonly no --appendfsync everysec --appenddirname "
            "appendonlydir\n"
            "          --appendfilename appendonly.aof --dbfilename dump.kvs --save \"\"\n"
-           "          --aof-truncate-corrupt no --auto-aof-rewrite-percentage 100\n"
+           "          --aof-truncate-corrupt no --aof-load-truncated yes\n"
+           "          --auto-aof-rewrite-percentage 100\n"
            "          --auto-aof-rewrite-min-size 64mb\n",
            "noeviction|allkeys-random|allkeys-lru|volatile-ttl");
 }
@@ -74,6 +77,7 @@ void kv_config_defaults(kv_config *cfg)
     cfg->appendfilename = kv_strdup("appendonly.aof");
     cfg->dbfilename = kv_strdup("dump.kvs");
     cfg->auto_aof_rewrite_percentage = 100;
+    cfg->aof_load_truncated = 1;
     cfg->auto_aof_rewrite_min_size = KV_DEFAULT_AOF_REWRITE_MIN_SIZE;
 }
 
@@ -220,6 +224,7 @@ static const cli_option cli_options[] = {
     {"--save", "\"\" or pairs of integers \"SECONDS CHANGES ...\" (at most 16 pairs), "
                "e.g. \"3600 1 300 100\""},
     {"--aof-truncate-corrupt", "yes or no"},
+    {"--aof-load-truncated", "yes or no"},
     {"--auto-aof-rewrite-percentage", "an integer from 0 to 2147483647 (0: never)"},
     {"--auto-aof-rewrite-min-size", "a byte count such as 64mb"},
 };
@@ -260,6 +265,8 @@ static int apply_persist_option(kv_config *cfg, const char *name, const char *v)
         return parse_save(v, cfg->save, &cfg->nsave);
     if (!strcmp(name, "--aof-truncate-corrupt"))
         return parse_bool(v, &cfg->aof_truncate_corrupt);
+    if (!strcmp(name, "--aof-load-truncated"))
+        return parse_bool(v, &cfg->aof_load_truncated);
     if (!strcmp(name, "--auto-aof-rewrite-percentage")) {
         if (parse_range(v, 0, INT_MAX, &n))
             return -1;
@@ -448,6 +455,11 @@ static const char *set_truncate(kv_config *c, const char *v)
     return set_bool(&c->aof_truncate_corrupt, v);
 }
 
+static const char *set_load_truncated(kv_config *c, const char *v)
+{
+    return set_bool(&c->aof_load_truncated, v);
+}
+
 static const char *set_appendfsync(kv_config *c, const char *v)
 {
     return parse_fsync(v, &c->appendfsync)
@@ -481,6 +493,7 @@ static const char *set_protected(kv_config *c, const char *v)
 
 static void get_appendonly(const kv_config *c, char *b, size_t n) { snprintf(b, n, "%s", c->appendonly ? "yes" : "no"); }
 static void get_truncate(const kv_config *c, char *b, size_t n) { snprintf(b, n, "%s", c->aof_truncate_corrupt ? "yes" : "no"); }
+static void get_load_truncated(const kv_config *c, char *b, size_t n) { snprintf(b, n, "%s", c->aof_load_truncated ? "yes" : "no"); }
 static void get_appendfsync(const kv_config *c, char *b, size_t n) { snprintf(b, n, "%s", kv_fsync_policy_name(c->appendfsync)); }
 static void get_dirname(const kv_config *c, char *b, size_t n) { snprintf(b, n, "%s", c->appenddirname); }
 static void get_aofname(const kv_config *c, char *b, size_t n) { snprintf(b, n, "%s", c->appendfilename); }
@@ -489,6 +502,7 @@ static void get_rewrite_perc(const kv_config *c, char *b, size_t n) { snprintf(b
 static void get_rewrite_min(const kv_config *c, char *b, size_t n) { snprintf(b, n, "%llu", c->auto_aof_rewrite_min_size); }
 
 static const param params[] = {
+    {"aof-load-truncated", get_load_truncated, set_load_truncated},
     {"aof-truncate-corrupt", get_truncate, set_truncate},
     {"appenddirname", get_dirname, NULL},
     {"appendfilename", get_aofname, NULL},

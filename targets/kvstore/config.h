@@ -50,6 +50,7 @@ typedef struct kv_config {
     kv_save_rule save[KV_MAX_SAVE_RULES];
     int nsave;
     int aof_truncate_corrupt;
+    int aof_load_truncated; /* a log ending inside a command loads its prefix (Redis) */
     long long auto_aof_rewrite_percentage;
     unsigned long long auto_aof_rewrite_min_size;
 } kv_config;

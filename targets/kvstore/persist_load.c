@@ -138,8 +138,10 @@ static int cut_tail(const char *path, const kv_load_info *li, size_t len, char *
                     strerror(e));
     }
     close(fd);
-    kv_log(KV_LOG_WARNING, "%s: %s; --aof-truncate-corrupt yes: truncated the file at offset "
-           "%zu, dropping %zu bytes", path, li->what, li->good_end, len - li->good_end);
+    kv_log(KV_LOG_WARNING, "%s: %s; %s: truncated the file at offset %zu, dropping %zu bytes",
+           path, li->what, kv_srv.cfg.aof_truncate_corrupt ? "--aof-truncate-corrupt yes"
+           : "--aof-load-truncated yes (the last write before a crash was cut short)",
+           li->good_end, len - li->good_end);
     return 0;
 }
 
@@ -158,7 +160,8 @@ static int load_incr_file(const char *path, const char *listed_in, int last, cha
     kv_ps.loaded_bytes += rc == 0 ? len : li.good_end;
     if (rc == 0)
         return 0;
-    if (last && kv_srv.cfg.aof_truncate_corrupt)
+    if (last && (kv_srv.cfg.aof_truncate_corrupt ||
+                 (li.truncated && kv_srv.cfg.aof_load_truncated)))
         return cut_tail(path, &li, len, err, errlen);
     if (kv_srv.cfg.aof_truncate_corrupt)
         return fail(err, errlen, "%s: %s; only the last incremental file may be truncated, "

@@ -46,6 +46,7 @@ typedef struct kv_load_info {
     size_t expired;  /* snapshot keys skipped because they had expired */
     size_t good_end; /* end of the valid prefix; on error, where the bad part starts */
     char what[256];  /* on error: what was wrong, "... at offset N ..." */
+    int truncated;   /* on error: the input ends inside a command (a crash mid-write) */
 } kv_load_info;
 
 /* 1 if BUF starts with the snapshot magic. */

@@ -739,7 +739,10 @@ def test_corrupt_log_refused_then_truncated(pstart, exe, pflavor, tmp_path, kind
     path, data, offsets = make_log(pstart, tmp_path)
     bad, offset, text = corrupt(kind, data, offsets)
     path.write_bytes(bad)
-    rc, err = refused_start(exe, tmp_path, "--appendonly", "yes",
+    # a log cut inside its last command is what a crash leaves; Redis loads its prefix by
+    # default (aof-load-truncated yes), which the truncated case turns off to see the refusal
+    strict = ("--aof-load-truncated", "no") if kind == "truncated" else ()
+    rc, err = refused_start(exe, tmp_path, "--appendonly", "yes", *strict,
                             sanitized=pflavor == "asan")
     assert rc == 1, err
     line = one_line(err)
@@ -756,6 +759,20 @@ def test_corrupt_log_refused_then_truncated(pstart, exe, pflavor, tmp_path, kind
     s.client().set("new", "1")
     assert s.stop() == 0
     assert pstart("--appendonly", "yes").client().dbsize() == good + 1
+
+
+def test_log_cut_inside_its_last_command_loads_its_prefix(pstart, tmp_path) -> None:
+    """What SIGKILL during a write() leaves: the default (Redis's aof-load-truncated yes)
+    drops the partial command, with a warning, and starts; garbage is still refused."""
+    path, data, offsets = make_log(pstart, tmp_path)
+    bad, offset, _ = corrupt("truncated", data, offsets)
+    path.write_bytes(bad)
+    s = pstart("--appendonly", "yes")
+    assert s.client().dbsize() == len(offsets) - 1
+    assert path.stat().st_size == offset
+    assert "--aof-load-truncated yes (the last write before a crash was cut short): " \
+        f"truncated the file at offset {offset}" in s.stderr()
+    assert s.client().config_get("aof-load-truncated") == {"aof-load-truncated": "yes"}
 
 
 @pytest.mark.parametrize("kind", ["unknown", "read-only", "failing"])
