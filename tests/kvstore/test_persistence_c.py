@@ -36,7 +36,6 @@ from test_server_c import (
     BASE_FLAGS,
     CC,
     FLAVORS,
-    READY_TIMEOUT,
     SAN_ENV,
     SAN_FLAGS,
     SRC,
@@ -44,7 +43,6 @@ from test_server_c import (
     RawConn,
     free_port,
     parse_reply,
-    read_line,
     real_redis,  # noqa: F401  (a fixture, requested by name below)
     resp,
     wait_for,
@@ -55,9 +53,6 @@ AOF_DIR = "appendonlydir"
 INCR1 = f"{AOF_DIR}/appendonly.aof.1.incr.aof"
 MANIFEST = f"{AOF_DIR}/appendonly.aof.manifest"
 LIB_EXCLUDED = {"server.c", "net.c", "event.c"}
-LIB_GLOBS = ["aof*.c", "buf.c", "cmd*.c", "config.c", "crc64.c", "db.c", "dict.c", "evict.c",
-             "file.c", "kvlib.c", "log.c", "mem.c", "persist*.c", "propagate.c", "resp.c",
-             "siphash.c", "snap.c", "state.c", "util.c"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -65,34 +60,7 @@ LIB_GLOBS = ["aof*.c", "buf.c", "cmd*.c", "config.c", "crc64.c", "db.c", "dict.c
 
 
 class PServer(KvServer):
-    """A KvServer that may get a preexec_fn (resource limits) and is restarted on the same
-    directory by starting a new one."""
-
-    def __init__(self, exe: Path, args: list[str], workdir: Path, sanitized: bool,
-                 preexec=None) -> None:
-        super().__init__(exe, args, workdir, sanitized)
-        self.preexec = preexec
-
-    def start(self) -> PServer:
-        env = {**os.environ, **(SAN_ENV if self.sanitized else {})}
-        for _attempt in range(5):
-            port = free_port()
-            with self.stderr_path.open("wb") as err:
-                proc = subprocess.Popen(
-                    [str(self.exe), "--port", str(port), "--dir", str(self.workdir), *self.args],
-                    stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, env=env,
-                    preexec_fn=self.preexec)
-            line = read_line(proc, READY_TIMEOUT)
-            if line == f"kvstore-server ready on 127.0.0.1:{port}":
-                self.proc, self.port = proc, port
-                return self
-            proc.kill()
-            proc.wait()
-            if proc.stdout:
-                proc.stdout.close()
-            if "Address already in use" not in self.stderr():
-                raise AssertionError(f"server did not start: {line!r} {self.stderr()[-2000:]}")
-        raise AssertionError("no free port after 5 attempts")
+    """A KvServer restarted on the same directory by starting a new one."""
 
     def pinfo(self) -> dict:
         return self.client().info("persistence")
@@ -927,8 +895,11 @@ def test_write_error_with_always_exits_without_acknowledging(pstart) -> None:
 
 
 def lib_sources() -> list[Path]:
+    """The kvlib sources, from the plugin's recipe globs."""
+    from plugins.kvstore import KVLIB_SOURCES
+
     files: set[Path] = set()
-    for pattern in LIB_GLOBS:
+    for pattern in KVLIB_SOURCES:
         files.update(SRC.glob(pattern))
     return sorted(files)
 

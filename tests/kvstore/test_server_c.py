@@ -87,9 +87,11 @@ class KvServer:
 
     count = 0
 
-    def __init__(self, exe: Path, args: list[str], workdir: Path, sanitized: bool) -> None:
+    def __init__(self, exe: Path, args: list[str], workdir: Path, sanitized: bool,
+                 preexec=None) -> None:  # noqa: ANN001 - a preexec_fn (resource limits)
         KvServer.count += 1
         self.exe, self.args, self.workdir, self.sanitized = exe, args, workdir, sanitized
+        self.preexec = preexec
         self.stderr_path = workdir / f"server-{KvServer.count}.stderr"
         self.proc: subprocess.Popen | None = None
         self.port = 0
@@ -102,7 +104,8 @@ class KvServer:
             with self.stderr_path.open("wb") as err:
                 proc = subprocess.Popen(
                     [str(self.exe), "--port", str(port), "--dir", str(self.workdir), *self.args],
-                    stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, env=env)
+                    stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, env=env,
+                    preexec_fn=self.preexec)
             line = read_line(proc, READY_TIMEOUT)
             if line == f"kvstore-server ready on 127.0.0.1:{port}":
                 self.proc, self.port = proc, port
