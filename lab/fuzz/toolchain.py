@@ -69,6 +69,10 @@ ASAN_OPTIONS = ":".join((
     "handle_abort=1",
     "symbolize=1",
     "detect_odr_violation=0",
+    # A quarter of the default 256 MB: harnesses that build a fresh fixture per input churn
+    # through memory, and a smaller quarantine keeps it in already-mapped pages (about 1.5x
+    # faster for tcpip's stateful targets) while freed blocks still wait 64 MB before reuse.
+    "quarantine_size_mb=64",
 ))
 UBSAN_OPTIONS = "print_stacktrace=1:halt_on_error=1:symbolize=1"
 

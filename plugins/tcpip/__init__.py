@@ -1,0 +1,126 @@
+"""The tcpip system: a user-space TCP/IP stack in C (``targets/tcpip``) whose clock and link
+are injected, so the same code runs against the Linux kernel over a TAP device and
+deterministically in process.
+
+Recipes: ``tcpip-lib`` (the stack through cffi: in-process tests, fuzz targets, the
+memory-link benchmark), ``tcpip-node`` (the daemon that attaches the stack to a TAP device:
+DHCP, ping, an HTTP/1.1 server and client, bulk and echo apps) and ``tcpip-peer`` (the same
+apps on kernel sockets: the kernel-side endpoint and the kernel-to-kernel reference).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import lab
+from plugins.tcpip import bench
+from plugins.tcpip.fuzzing import FUZZ_TARGETS
+
+LIB = "tcpip-lib"
+NODE = "tcpip-node"
+PEER = "tcpip-peer"
+
+
+def _peer_exe() -> Path:
+    from lab import native
+    from lab.host import get_host
+
+    return native.build(get_host().systems()["tcpip"], PEER, "release").path / PEER
+
+
+def _load_ours(ctx: lab.LoadContext) -> bench.Ours:
+    from lab import native
+
+    exe = ctx.build(NODE)
+    return bench.Ours(exe, _peer_exe(),
+                      {**os.environ, **native.flavors_runtime_env(ctx.flavor)},
+                      lib=ctx.build(LIB))
+
+
+def _load_linux(ctx: lab.LoadContext) -> bench.Linux:
+    return bench.Linux(_peer_exe())
+
+
+def _prepare(params: Mapping[str, Any]) -> Mapping[str, Any]:
+    return params
+
+
+def _bulk(runner: bench.Ours | bench.Linux, state: Any, params: Mapping[str, Any]) -> dict:
+    return runner.bulk(params)
+
+
+def _rr(runner: bench.Ours | bench.Linux, state: Any, params: Mapping[str, Any]) -> dict:
+    return runner.rr(params)
+
+
+BULK = lab.Workload(
+    name="bulk", description="one TCP connection carrying `mb` MB between our stack and the "
+    "kernel over TAP, vs kernel to kernel over veth: MB/s measured by the kernel-side "
+    "tcpip-peer (direction send: we send; cc: the sender's congestion control)",
+    params={"direction": ("send", "recv"), "cc": ("cubic", "newreno"), "mtu": (1500, 9000),
+            "mb": (16, 64, 256)},
+    prepare=_prepare, measure=_bulk, measured=(lab.Metric("throughput", "MB/s", "higher"),),
+    default={"direction": ("send", "recv"), "cc": ("cubic", "newreno"), "mtu": (1500,),
+             "mb": (64,)},
+    quick={"direction": ("send",), "cc": ("cubic",), "mtu": (1500,), "mb": (16,)},
+    measure_every_rep=True)
+
+def _memlink(runner: bench.Ours, state: Any, params: Mapping[str, Any]) -> dict:
+    return runner.memlink(params)
+
+
+def _ours_only(impl: str, params: Mapping[str, Any]) -> str | None:
+    return None if impl == "tcpip" else "in process: only our stack has a memory link"
+
+
+MEMLINK = lab.Workload(
+    name="memlink", description="in process: two of our stacks joined by memory links, one "
+    "TCP connection carrying `mb` MB (the stack's own cost, without TAP system calls)",
+    params={"cc": ("cubic", "newreno"), "mtu": (1500, 9000), "mb": (64, 256)},
+    prepare=_prepare, measure=_memlink,
+    measured=(lab.Metric("throughput", "MB/s", "higher"),
+              lab.Metric("frames", "frames", "lower")),
+    default={"cc": ("cubic",), "mtu": (1500, 9000), "mb": (256,)},
+    quick={"cc": ("cubic",), "mtu": (1500,), "mb": (64,)}, supports=_ours_only,
+    measure_every_rep=True, baseline="tcpip")
+
+RR = lab.Workload(
+    name="rr", description="request/response: tcpip-peer sends `size` bytes and waits for "
+    "them back from an echo server (ours on TAP, or the kernel's over veth), `count` times",
+    params={"size": (64, 1024, 16384), "count": (2000, 5000, 20000)}, prepare=_prepare,
+    measure=_rr,
+    measured=(lab.Metric("p50", "us", "lower"), lab.Metric("p99", "us", "lower"),
+              lab.Metric("rate", "rr/s", "higher")),
+    default={"size": (64, 1024), "count": (5000,)}, quick={"size": (64,), "count": (2000,)},
+    measure_every_rep=True, percentiles={"p50": 50, "p99": 99})
+
+
+SYSTEM = lab.System(
+    name="tcpip", shape="server",
+    description="user-space TCP/IP stack in C on a TAP device vs the Linux kernel's",
+    impls=(
+        lab.Impl("tcpip", "ours: user-space stack on a TAP device (targets/tcpip)",
+                 load=_load_ours, recipes=(NODE, LIB)),
+        lab.Impl("linux", "the Linux kernel's stack, kernel to kernel over veth",
+                 load=_load_linux, recipes=(PEER,)),
+    ),
+    workloads=(BULK, RR, MEMLINK),
+    baseline="linux",
+    recipes=(lab.CffiLib(LIB, sources=("*.c",), header="tcpip.h", libraries=("m",)),
+             lab.Executable(NODE, sources=("*.c", "node/*.c"), libraries=("m",)),
+             lab.Executable(PEER, sources=("peer/*.c",), libraries=("m",))),
+    requires=(lab.Command("cc", apt="gcc"), lab.Command("ip", apt="iproute2"),
+              lab.Command("tc", apt="iproute2"), lab.Command("ping", apt="iputils-ping"),
+              lab.Command("curl", apt="curl"), lab.Command("dnsmasq", apt="dnsmasq-base"),
+              lab.Command("tshark", apt="tshark")),
+    offers=("bench", "fuzz"),
+    fuzz_targets=FUZZ_TARGETS,
+)
+
+
+@lab.hookimpl
+def lab_register_systems() -> list[lab.System]:
+    return [SYSTEM]
