@@ -9,6 +9,7 @@ or an unknown target is a usage error (exit 2) naming the valid choices.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 from pathlib import Path
@@ -68,11 +69,38 @@ def format_row(system: str, row: dict[str, Any]) -> str:
     return line
 
 
+def _sum(rows: list[dict[str, int]], metric: str) -> tuple[int, int]:
+    return (sum(r[f"{metric}_covered"] for r in rows), sum(r[f"{metric}_total"] for r in rows))
+
+
+def format_files(row: dict[str, Any], patterns: tuple[str, ...]) -> list[str]:
+    """Per-file lines (and their sum) of the source files matching any of ``patterns``."""
+    files = {name: c for name, c in row.get("files", {}).items()
+             if any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(Path(name).name, p)
+                    for p in patterns)}
+    if not files:
+        return [f"  no source file matches {', '.join(patterns)}"]
+    lines = []
+    for name, c in sorted(files.items()):
+        lines.append(f"  {name}: " + "  ".join(
+            f"{m} {_pct(c[f'{m}_covered'], c[f'{m}_total'])} "
+            f"({c[f'{m}_covered']}/{c[f'{m}_total']})" for m in ("lines", "branches")))
+    if len(files) > 1:
+        sums = {m: _sum(list(files.values()), m) for m in ("lines", "branches")}
+        lines.append(f"  together ({len(files)} files): " + "  ".join(
+            f"{m} {_pct(*sums[m])} ({sums[m][0]}/{sums[m][1]})" for m in sums))
+    return lines
+
+
 @click.command("cover")
 @click.argument("system")
 @click.option("--target", "-t", "target", help="Only this fuzz target (default: all).")
+@click.option("--files", "file_globs", multiple=True, metavar="GLOB",
+              help="Also print the coverage of the source files matching GLOB (repeatable; "
+                   "e.g. 'tcp_*.c').")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
-def cover_cmd(system: str, target: str | None, as_json: bool) -> None:
+def cover_cmd(system: str, target: str | None, file_globs: tuple[str, ...],
+              as_json: bool) -> None:
     """Measure the source coverage (lines, branches, functions) reached by SYSTEM's fuzz
     inputs: seeds, regressions and the corpus grown by `lab fuzz`."""
     from lab.fuzz.cover import run_cover
@@ -94,6 +122,9 @@ def cover_cmd(system: str, target: str | None, as_json: bool) -> None:
         return
     for row in rows:
         click.echo(format_row(s.name, row))
+        if file_globs and "skipped" not in row:
+            for line in format_files(row, file_globs):
+                click.echo(line)
 
 
 @lab.hookimpl

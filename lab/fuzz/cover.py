@@ -265,8 +265,10 @@ def merge(t: Tools, profiles: list[Path], out: Path) -> Path:
     return out
 
 
-def export_totals(t: Tools, profdata: Path, so: Path, sources: list[Path]) -> dict[str, int]:
-    """Covered and total lines, branches, functions and regions over ``sources``."""
+def export_totals(t: Tools, profdata: Path, so: Path, sources: list[Path]) -> dict[str, Any]:
+    """Covered and total lines, branches, functions and regions over ``sources``, and the
+    same per file under ``files`` (keyed by the path relative to the first source's folder,
+    the system's ``targets/<system>/``)."""
     text = _tool([t.cov, "export", "-summary-only", "-instr-profile", str(profdata), str(so),
                   *map(str, sources)], "llvm-cov export", SETUP_HINT)
     try:
@@ -277,11 +279,18 @@ def export_totals(t: Tools, profdata: Path, so: Path, sources: list[Path]) -> di
         raise LabError(f"the coverage build {so.name} has no mapping for "
                        f"{', '.join(s.name for s in sources)}; delete the build cache "
                        f"({paths.cache_dir() / 'build'}) and retry")
-    totals = data["totals"]
+    out: dict[str, Any] = _counts(data["totals"])
+    out["files"] = {Path(f["filename"]).relative_to(sources[0].parent).as_posix()
+                    if Path(f["filename"]).is_relative_to(sources[0].parent)
+                    else f["filename"]: _counts(f["summary"]) for f in data["files"]}
+    return out
+
+
+def _counts(summary: dict[str, Any]) -> dict[str, int]:
     out: dict[str, int] = {}
     for metric in METRICS:
-        out[f"{metric}_covered"] = int(totals.get(metric, {}).get("covered", 0))
-        out[f"{metric}_total"] = int(totals.get(metric, {}).get("count", 0))
+        out[f"{metric}_covered"] = int(summary.get(metric, {}).get("covered", 0))
+        out[f"{metric}_total"] = int(summary.get(metric, {}).get("count", 0))
     return out
 
 
@@ -304,7 +313,8 @@ def measure(system: System, target: FuzzTarget, *, out_html: Path | None,
     given (``lab fuzz --vs-raw`` measures two corpora that way).
 
     Returns ``target``, ``corpus_units`` (inputs replayed), ``<m>_covered`` and ``<m>_total``
-    for lines, branches, functions and regions, ``html`` (the index.html written, or None),
+    for lines, branches, functions and regions, ``files`` (the same counts per source file),
+    ``html`` (the index.html written, or None),
     ``crashed_inputs`` (``[[path, why], ...]``) and ``processes``.
     """
     t = tools()

@@ -60,7 +60,8 @@ BULK = lab.Workload(
     name="bulk", description="one TCP connection carrying `mb` MB between our stack and the "
     "kernel over TAP, vs kernel to kernel over veth: MB/s measured by the kernel-side "
     "tcpip-peer (direction send: we send; cc: the sender's congestion control)",
-    params={"direction": ("send", "recv"), "cc": ("cubic", "newreno"), "mtu": (1500, 9000),
+    params={"direction": ("send", "recv"), "cc": ("cubic", "newreno"),
+            "mtu": (1500, 9000, 65521),
             "mb": (16, 64, 256)},
     prepare=_prepare, measure=_bulk, measured=(lab.Metric("throughput", "MB/s", "higher"),),
     default={"direction": ("send", "recv"), "cc": ("cubic", "newreno"), "mtu": (1500,),

@@ -140,7 +140,7 @@ static void arp_flush(struct ts_stack *s, struct arp_entry *e)
     uint32_t hop = e->ip;
     arp_drop_queued(s, e);           /* before sending: the link may re-enter */
     TS_STAT_INC(s, ARP_QUEUE_SENT);
-    if (p.len <= s->mtu) {
+    if (p.len <= s->mtu || ts_ip_tso_ok(s, ts_pkt_data(&p), p.len)) {
         ts_eth_output(s, &p, mac, TS_ETH_IPV4);
         return;
     }

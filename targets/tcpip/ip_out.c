@@ -34,6 +34,12 @@ void ts_ip_fill_header(uint8_t *h, size_t total, uint16_t id, uint16_t frag,
     ts_put16(h + 10, ts_csum_fold(ts_csum_add(0, h, TS_IP_HLEN)));
 }
 
+int ts_ip_tso_ok(const struct ts_stack *s, const uint8_t *ip, size_t len)
+{
+    return s->tso != 0 && len <= s->tso && len >= TS_IP_HLEN && ip[9] == TS_IP_TCP &&
+           (ts_get16(ip + 6) & 0x3fff) == 0;
+}
+
 int ts_ip_output(struct ts_stack *s, struct ts_pkt *p, const struct ts_ip_out *o)
 {
     assert(p != NULL && o != NULL && s->ipst != NULL);
@@ -47,7 +53,8 @@ int ts_ip_output(struct ts_stack *s, struct ts_pkt *p, const struct ts_ip_out *o
         TS_STAT_INC(s, IP_TX_TOO_BIG);
         return -EMSGSIZE;
     }
-    if (total > s->mtu && o->df) {
+    int whole = s->tso != 0 && total <= s->tso && o->proto == TS_IP_TCP;   /* offloaded */
+    if (total > s->mtu && o->df && !whole) {
         TS_STAT_INC(s, IP_TX_DF);
         return -EMSGSIZE;
     }
@@ -56,7 +63,7 @@ int ts_ip_output(struct ts_stack *s, struct ts_pkt *p, const struct ts_ip_out *o
     uint16_t frag = o->df ? TS_IP_DF : 0;
     uint8_t hdr[TS_IP_HLEN];
     ts_ip_fill_header(hdr, total, ts_ip_next_id(s), frag, ttl, o->proto, o->tos, src, o->dst);
-    if (total > s->mtu && ts_arp_resolved(s, hop))
+    if (total > s->mtu && !whole && ts_arp_resolved(s, hop))
         return ts_ip_fragment(s, ts_pkt_data(p), p->len, hdr, hop);
     memcpy(ts_pkt_push(p, TS_IP_HLEN), hdr, TS_IP_HLEN);
     TS_STAT_INC(s, IP_TX);

@@ -67,7 +67,7 @@ static int linkq_push(struct ts_stack *s, const uint8_t *frame, size_t len)
 
 int ts_link_send(struct ts_stack *s, const uint8_t *frame, size_t len)
 {
-    assert(len >= TS_ETH_HLEN && len <= TS_ETH_HLEN + (size_t)s->mtu);
+    assert(len >= TS_ETH_HLEN && len <= TS_ETH_HLEN + (size_t)(s->tso > s->mtu ? s->tso : s->mtu));
     ts_pcap_frame(s, frame, len);
     int rc = s->cfg.link ? s->cfg.link(s->cfg.link_arg, frame, len) : linkq_push(s, frame, len);
     if (rc < 0) {

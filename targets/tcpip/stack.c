@@ -67,6 +67,8 @@ struct ts_stack *ts_stack_new(const struct ts_config *cfg)
 {
     if (cfg->mtu != 0 && (cfg->mtu < TS_MTU_MIN || cfg->mtu > TS_MTU_MAX))
         return NULL;
+    if (cfg->tso != 0 && (cfg->tso < (cfg->mtu ? cfg->mtu : 1500u) || cfg->tso > 65535))
+        return NULL;
     struct ts_stack *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
@@ -74,6 +76,7 @@ struct ts_stack *ts_stack_new(const struct ts_config *cfg)
     stack_defaults(&s->cfg);
     memcpy(s->mac, cfg->mac, 6);
     s->mtu = s->cfg.mtu;
+    s->tso = s->cfg.tso;
     s->ip = cfg->ip;
     s->netmask = cfg->netmask;
     s->rng = cfg->seed ^ 0x9e3779b97f4a7c15ull;

@@ -223,6 +223,17 @@ static int ts_tcp_small_ok(const struct ts_tcb *t, uint32_t len, uint32_t unsent
     return len == wnd_left && len >= t->max_snd_wnd / 2;   /* RFC 9293 3.8.6.2.1 */
 }
 
+/* The most payload one segment may carry: the MSS, or with segmentation
+ * offload (cfg.tso) as many whole MSS as the link takes in one packet. */
+static uint32_t ts_tcp_send_max(const struct ts_tcb *t)
+{
+    uint32_t tso = t->s->tso;
+    if (tso <= t->mss + 40u)
+        return t->mss;
+    uint32_t n = (tso - 40u) / t->mss;
+    return n * t->mss;
+}
+
 static int ts_tcp_send_data(struct ts_tcb *t)
 {
     uint32_t unsent = ts_tcp_unsent(t);
@@ -232,8 +243,9 @@ static int ts_tcp_send_data(struct ts_tcb *t)
     uint32_t seq = SEQ_LT(t->snd_nxt, t->snd_buf_seq) ? t->snd_buf_seq : t->snd_nxt;
     if (len > unsent)
         len = unsent;
-    if (len > t->mss)
-        len = t->mss;
+    uint32_t most = ts_tcp_send_max(t);
+    if (len > most)
+        len = most;
     if (len == 0)
         return 0;
     if (len < t->mss && SEQ_GEQ(seq, t->snd_max) && !ts_tcp_small_ok(t, len, unsent, flight))

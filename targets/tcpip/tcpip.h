@@ -47,6 +47,9 @@ struct ts_config {
     size_t tcp_sndbuf;       /* per-connection send buffer; 0: 256 KiB */
     size_t tcp_rcvbuf;       /* per-connection receive buffer; 0: 256 KiB */
     size_t link_queue;       /* memory link: frames held before dropping; 0: 1024 */
+    uint32_t tso;            /* segmentation offload: the link takes TCP packets up to this
+                                many IP bytes and cuts them at the MSS itself (a TAP
+                                device with a virtio-net header); 0: off */
     ts_clock_fn clock;       /* NULL: manual clock (ts_clock_set) */
     void *clock_arg;
     ts_link_fn link;         /* NULL: memory link (ts_link_pop) */

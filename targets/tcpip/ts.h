@@ -115,6 +115,7 @@ struct ts_stack {
     struct ts_config cfg;        /* defaults filled in */
     uint8_t mac[6];
     uint16_t mtu;
+    uint32_t tso;                /* 0, or the largest IP packet the link segments */
     uint32_t ip, netmask;
     uint64_t manual_now;
     uint64_t rng;
@@ -133,6 +134,10 @@ struct ts_stack {
 
 #define TS_STAT_INC(s, id) ((s)->stats[TS_ST_##id]++)
 #define TS_STAT_ADD(s, id, n) ((s)->stats[TS_ST_##id] += (n))
+
+/* ip_out.c: may this IPv4 packet (header first) leave whole although it is
+ * over the MTU, because the link segments TCP itself (cfg.tso)? */
+int ts_ip_tso_ok(const struct ts_stack *s, const uint8_t *ip, size_t len);
 
 /* stack.c */
 void *ts_alloc(struct ts_stack *s, size_t n);          /* zeroed; NULL over the limit */

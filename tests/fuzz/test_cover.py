@@ -94,6 +94,22 @@ def test_cover_prints_one_line_per_target(lab_env: dict, run_lab) -> None:
     assert all("skipped" in ln and "lab fuzz toy" in ln for ln in lines[1:])
 
 
+def test_cover_reports_each_source_file(lab_env: dict, run_lab) -> None:
+    """--files prints the matching files' own coverage; --json carries every file's."""
+    (corpus(lab_env) / "record").write_bytes(RECORD)
+    doc = cover_json(run_lab, "--target", "parse")["targets"][0]
+    assert "parse.c" in doc["files"]
+    per_file = doc["files"]["parse.c"]
+    assert 0 < per_file["branches_covered"] <= per_file["branches_total"]
+    assert sum(f["lines_total"] for f in doc["files"].values()) == doc["lines_total"]
+    res = run_lab("cover", "toy", "--target", "parse", "--files", "pars*.c")
+    assert res.code == 0, res.err
+    c, t = per_file["branches_covered"], per_file["branches_total"]
+    assert "  parse.c: lines " in res.out and f"branches {100 * c / t:.1f}% ({c}/{t})" in res.out
+    none = run_lab("cover", "toy", "--target", "parse", "--files", "nothing*.c")
+    assert "no source file matches nothing*.c" in none.out
+
+
 def test_unknown_target_names_the_valid_ones(run_lab) -> None:
     res = run_lab("cover", "toy", "--target", "nope")
     assert res.code == 2

@@ -709,3 +709,30 @@ def test_new_connection_on_a_time_wait_tuple(net):
         lib.ts_tcp_close(c)
         net.pump()
         assert lib.ts_tcp_count(b.s) == 2 and lib.ts_tcp_count(a.s) == 0
+
+
+def test_segmentation_offload_sends_multi_mss_segments(net):
+    """With cfg.tso the sender hands the link TCP packets of several MSS (the TAP device
+    cuts them); the data still arrives whole, and without tso no frame passes the MTU."""
+    a, b = pair(net, tso=65535)
+    c, s, _ = connect(net, a, b)
+    data = bytes(range(256)) * 4096
+    mark = len(net.trace)
+    assert transfer(net, a, c, b, s, data) == data
+    big = [x for x in segs(net, "a", mark) if len(x["data"]) > 1460]
+    assert big and max(len(x["data"]) for x in big) % 1460 == 0
+    assert max(len(x["data"]) for x in big) <= 65535 - 40
+    for h in (a, b):
+        h.check()
+    a2, b2 = net.host("a2", "10.0.0.3/24"), net.host("b2", "10.0.0.4/24")
+    c2, s2, _ = connect(net, a2, b2)
+    mark = len(net.trace)
+    assert transfer(net, a2, c2, b2, s2, data[:200_000]) == data[:200_000]
+    net2_sizes = [len(f) for _, name, f in net.trace[mark:] if name == "a2"]
+    assert max(net2_sizes) <= 1514
+
+
+def test_tso_below_the_mtu_is_refused(tsmod):
+    cfg = tsmod.ffi.new("struct ts_config *")
+    cfg.mtu, cfg.tso = 9000, 4000
+    assert tsmod.lib.ts_stack_new(cfg) == tsmod.ffi.NULL
