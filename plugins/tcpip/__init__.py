@@ -4,8 +4,10 @@ deterministically in process.
 
 Recipes: ``tcpip-lib`` (the stack through cffi: in-process tests, fuzz targets, the
 memory-link benchmark), ``tcpip-node`` (the daemon that attaches the stack to a TAP device:
-DHCP, ping, an HTTP/1.1 server and client, bulk and echo apps) and ``tcpip-peer`` (the same
-apps on kernel sockets: the kernel-side endpoint and the kernel-to-kernel reference).
+DHCP, ping, an HTTP/1.1 server and client, bulk and echo apps), ``tcpip-peer`` (the same
+apps on kernel sockets: the kernel-side endpoint and the kernel-to-kernel reference) and
+``tcpip-impair`` (a user-space netem: delay and loss between two links, for kernels without
+sch_netem).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from plugins.tcpip.fuzzing import FUZZ_TARGETS
 LIB = "tcpip-lib"
 NODE = "tcpip-node"
 PEER = "tcpip-peer"
+IMPAIR = "tcpip-impair"
 
 
 def _peer_exe() -> Path:
@@ -112,7 +115,8 @@ SYSTEM = lab.System(
     baseline="linux",
     recipes=(lab.CffiLib(LIB, sources=("*.c",), header="tcpip.h", libraries=("m",)),
              lab.Executable(NODE, sources=("*.c", "node/*.c"), libraries=("m",)),
-             lab.Executable(PEER, sources=("peer/*.c",), libraries=("m",))),
+             lab.Executable(PEER, sources=("peer/*.c",), libraries=("m",)),
+             lab.Executable(IMPAIR, sources=("impair/*.c",))),
     requires=(lab.Command("cc", apt="gcc"), lab.Command("ip", apt="iproute2"),
               lab.Command("tc", apt="iproute2"), lab.Command("ping", apt="iputils-ping"),
               lab.Command("curl", apt="curl"), lab.Command("dnsmasq", apt="dnsmasq-base"),

@@ -790,7 +790,7 @@ uint64_t ts_dhcp_deadline(struct ts_stack *s)
     }
 }
 
-static int check_acquire(struct ts_stack *s, const struct ts_dhcp *d,
+TS_NOCOV static int check_acquire(struct ts_stack *s, const struct ts_dhcp *d,
                          char *err, size_t cap)
 {
     if (d->next_tx == TS_NO_DEADLINE || d->next_tx > ts_now(s) + 66 * SEC)
@@ -805,7 +805,7 @@ static int check_acquire(struct ts_stack *s, const struct ts_dhcp *d,
     return 0;
 }
 
-static int check_lease(struct ts_stack *s, const struct ts_dhcp *d,
+TS_NOCOV static int check_lease(struct ts_stack *s, const struct ts_dhcp *d,
                        char *err, size_t cap)
 {
     if (!d->configured || d->ip == 0 || !mask_valid(d->mask))
@@ -826,7 +826,7 @@ static int check_lease(struct ts_stack *s, const struct ts_dhcp *d,
     return 0;
 }
 
-int ts_dhcp_check(struct ts_stack *s, char *err, size_t cap)
+TS_NOCOV int ts_dhcp_check(struct ts_stack *s, char *err, size_t cap)
 {
     const struct ts_dhcp *d = s->dhcp;
     if (d == NULL)

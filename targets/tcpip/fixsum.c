@@ -9,7 +9,7 @@
 #include "ts.h"
 #include "ip.h"
 
-static void fix_l4(uint8_t *ip, uint8_t *l4, size_t len)
+TS_NOCOV static void fix_l4(uint8_t *ip, uint8_t *l4, size_t len)
 {
     uint32_t src = ts_get32(ip + 12), dst = ts_get32(ip + 16);
     switch (ip[9]) {
@@ -43,7 +43,7 @@ static void fix_l4(uint8_t *ip, uint8_t *l4, size_t len)
     }
 }
 
-void ts_fix_checksums(uint8_t *frame, size_t len)
+TS_NOCOV void ts_fix_checksums(uint8_t *frame, size_t len)
 {
     if (frame == NULL || len < TS_ETH_HLEN + TS_IP_HLEN || ts_get16(frame + 12) != TS_ETH_IPV4)
         return;

@@ -53,7 +53,7 @@ struct ts_fx {
 
 /* ------------------------------------------------------- frame building */
 
-static size_t fx_eth_ip(uint8_t *f, uint8_t proto, size_t l4len)
+TS_NOCOV static size_t fx_eth_ip(uint8_t *f, uint8_t proto, size_t l4len)
 {
     memcpy(f, fx_us_mac, 6);
     memcpy(f + 6, fx_peer_mac, 6);
@@ -70,7 +70,7 @@ static size_t fx_eth_ip(uint8_t *f, uint8_t proto, size_t l4len)
     return TS_ETH_HLEN + 20;
 }
 
-static void fx_arp_reply(struct ts_fx *fx)
+TS_NOCOV static void fx_arp_reply(struct ts_fx *fx)
 {
     uint8_t f[42];
     memcpy(f, fx_us_mac, 6);
@@ -90,7 +90,7 @@ static void fx_arp_reply(struct ts_fx *fx)
 
 /* ------------------------------------------------- learning from output */
 
-static void fx_learn_tcp(struct ts_fx *fx, const uint8_t *tcp, size_t len)
+TS_NOCOV static void fx_learn_tcp(struct ts_fx *fx, const uint8_t *tcp, size_t len)
 {
     if (len < 20)
         return;
@@ -110,13 +110,13 @@ static void fx_learn_tcp(struct ts_fx *fx, const uint8_t *tcp, size_t len)
     c->us_seen = 1;
 }
 
-static void fx_learn_dhcp(struct ts_fx *fx, const uint8_t *udp, size_t len)
+TS_NOCOV static void fx_learn_dhcp(struct ts_fx *fx, const uint8_t *udp, size_t len)
 {
     if (len >= 8 + 8 && ts_get16(udp + 2) == 67)
         fx->dhcp_xid = ts_get32(udp + 8 + 4);
 }
 
-static void fx_learn(struct ts_fx *fx, const uint8_t *f, size_t len)
+TS_NOCOV static void fx_learn(struct ts_fx *fx, const uint8_t *f, size_t len)
 {
     fx->frames_out++;
     if (len < TS_ETH_HLEN + 20)
@@ -139,7 +139,7 @@ static void fx_learn(struct ts_fx *fx, const uint8_t *f, size_t len)
 }
 
 /* Parse and drop everything "us" sent; answering ARP may make it send more. */
-static void fx_drain(struct ts_fx *fx)
+TS_NOCOV static void fx_drain(struct ts_fx *fx)
 {
     for (int round = 0; round < 64; round++) {
         ssize_t n = ts_link_pop(fx->s, fx->drain, FX_FRAME_MAX);
@@ -153,7 +153,7 @@ static void fx_drain(struct ts_fx *fx)
 
 /* --------------------------------------------------------------- public */
 
-void ts_fx_frame(struct ts_fx *fx, const uint8_t *frame, size_t len, int fix)
+TS_NOCOV void ts_fx_frame(struct ts_fx *fx, const uint8_t *frame, size_t len, int fix)
 {
     if (len > FX_FRAME_MAX)
         len = FX_FRAME_MAX;
@@ -164,9 +164,9 @@ void ts_fx_frame(struct ts_fx *fx, const uint8_t *frame, size_t len, int fix)
     fx_drain(fx);
 }
 
-int ts_fx_segment(struct ts_fx *fx, int conn, uint8_t flags, int32_t seq_delta,
-                  int32_t ack_delta, uint16_t window, const uint8_t *opts, size_t optlen,
-                  const uint8_t *payload, size_t len)
+TS_NOCOV int ts_fx_segment(struct ts_fx *fx, int conn, uint8_t flags, int32_t seq_delta,
+                           int32_t ack_delta, uint16_t window, const uint8_t *opts,
+                           size_t optlen, const uint8_t *payload, size_t len)
 {
     if (conn < 0 || conn >= FX_CONNS)
         return -EINVAL;
@@ -199,8 +199,8 @@ int ts_fx_segment(struct ts_fx *fx, int conn, uint8_t flags, int32_t seq_delta,
     return 0;
 }
 
-void ts_fx_fragment(struct ts_fx *fx, uint16_t ident, uint8_t proto, uint16_t off8, int more,
-                    const uint8_t *payload, size_t len)
+TS_NOCOV void ts_fx_fragment(struct ts_fx *fx, uint16_t ident, uint8_t proto, uint16_t off8,
+                             int more, const uint8_t *payload, size_t len)
 {
     len = len > (size_t)fx->s->mtu - 20 ? (size_t)fx->s->mtu - 20 : len;
     uint8_t *f = fx->frame;
@@ -217,8 +217,8 @@ void ts_fx_fragment(struct ts_fx *fx, uint16_t ident, uint8_t proto, uint16_t of
 #define FX_BOOTP_LEN 236
 #define FX_DHCP_OPTS_MAX 312
 
-void ts_fx_dhcp_reply(struct ts_fx *fx, uint8_t type, int xid_ok, uint32_t yiaddr, int bcast,
-                      const uint8_t *opts, size_t len)
+TS_NOCOV void ts_fx_dhcp_reply(struct ts_fx *fx, uint8_t type, int xid_ok, uint32_t yiaddr,
+                               int bcast, const uint8_t *opts, size_t len)
 {
     len = len > FX_DHCP_OPTS_MAX ? FX_DHCP_OPTS_MAX : len;
     uint8_t *f = fx->frame;
@@ -255,7 +255,7 @@ void ts_fx_dhcp_reply(struct ts_fx *fx, uint8_t type, int xid_ok, uint32_t yiadd
     fx_drain(fx);
 }
 
-void ts_fx_advance(struct ts_fx *fx, uint64_t us)
+TS_NOCOV void ts_fx_advance(struct ts_fx *fx, uint64_t us)
 {
     uint64_t end = fx->now + us;
     for (int i = 0; i < 256 && fx->now < end; i++) {
@@ -272,7 +272,7 @@ void ts_fx_advance(struct ts_fx *fx, uint64_t us)
     fx_drain(fx);
 }
 
-static long fx_app_sock(struct ts_fx *fx, struct ts_tcb *t, int op, long arg)
+TS_NOCOV static long fx_app_sock(struct ts_fx *fx, struct ts_tcb *t, int op, long arg)
 {
     static const uint8_t junk[4096];
     uint8_t buf[4096];
@@ -294,7 +294,7 @@ static long fx_app_sock(struct ts_fx *fx, struct ts_tcb *t, int op, long arg)
     }
 }
 
-static long fx_app_release(struct ts_fx *fx, int sock, int op)
+TS_NOCOV static long fx_app_release(struct ts_fx *fx, int sock, int op)
 {
     struct ts_tcb *t = fx->socks[sock];
     fx->socks[sock] = NULL;
@@ -305,7 +305,7 @@ static long fx_app_release(struct ts_fx *fx, int sock, int op)
     return 0;
 }
 
-static long fx_app_new(struct ts_fx *fx, int sock, int op)
+TS_NOCOV static long fx_app_new(struct ts_fx *fx, int sock, int op)
 {
     if (op == TS_FX_ACCEPT) {
         fx->socks[sock] = ts_tcp_accept(fx->listener);
@@ -318,7 +318,7 @@ static long fx_app_new(struct ts_fx *fx, int sock, int op)
     return ts_tcp_connect(t, FX_PEER_IP, FX_HTTP_PORT);
 }
 
-long ts_fx_app(struct ts_fx *fx, int op, int sock, long arg)
+TS_NOCOV long ts_fx_app(struct ts_fx *fx, int op, int sock, long arg)
 {
     if (sock < 0 || sock >= FX_SOCKS || !fx->listener)
         return -EINVAL;
@@ -337,7 +337,7 @@ long ts_fx_app(struct ts_fx *fx, int op, int sock, long arg)
 
 /* ------------------------------------------------------------ life cycle */
 
-static int fx_handshake(struct ts_fx *fx)
+TS_NOCOV static int fx_handshake(struct ts_fx *fx)
 {
     static const uint8_t mss[4] = { 2, 4, 0x05, 0xb4 };   /* MSS 1460 */
     struct fx_conn *c = &fx->conns[0];
@@ -353,7 +353,7 @@ static int fx_handshake(struct ts_fx *fx)
     return 0;
 }
 
-static int fx_setup_tcp(struct ts_fx *fx)
+TS_NOCOV static int fx_setup_tcp(struct ts_fx *fx)
 {
     fx->udp = ts_udp_socket(fx->s);
     if (!fx->udp || ts_udp_bind(fx->udp, 0, FX_UDP_PORT) != 0)
@@ -367,7 +367,7 @@ static int fx_setup_tcp(struct ts_fx *fx)
     return fx_handshake(fx);
 }
 
-struct ts_fx *ts_fx_new(int kind, uint64_t seed)
+TS_NOCOV struct ts_fx *ts_fx_new(int kind, uint64_t seed)
 {
     struct ts_fx *fx = calloc(1, sizeof *fx);
     if (!fx)
@@ -400,7 +400,7 @@ fail:
     return NULL;
 }
 
-void ts_fx_free(struct ts_fx *fx)
+TS_NOCOV void ts_fx_free(struct ts_fx *fx)
 {
     if (!fx)
         return;
@@ -417,12 +417,12 @@ void ts_fx_free(struct ts_fx *fx)
     free(fx);
 }
 
-struct ts_stack *ts_fx_stack(struct ts_fx *fx) { return fx->s; }
-struct ts_udp *ts_fx_udp(struct ts_fx *fx) { return fx->udp; }
-uint32_t ts_fx_dhcp_xid(struct ts_fx *fx) { return fx->dhcp_xid; }
-size_t ts_fx_frames_out(struct ts_fx *fx) { return fx->frames_out; }
+TS_NOCOV struct ts_stack *ts_fx_stack(struct ts_fx *fx) { return fx->s; }
+TS_NOCOV struct ts_udp *ts_fx_udp(struct ts_fx *fx) { return fx->udp; }
+TS_NOCOV uint32_t ts_fx_dhcp_xid(struct ts_fx *fx) { return fx->dhcp_xid; }
+TS_NOCOV size_t ts_fx_frames_out(struct ts_fx *fx) { return fx->frames_out; }
 
-int ts_fx_established(struct ts_fx *fx)
+TS_NOCOV int ts_fx_established(struct ts_fx *fx)
 {
     return fx->socks[0] && ts_tcp_state(fx->socks[0]) == TS_ESTABLISHED;
 }

@@ -25,7 +25,7 @@ struct fp {
     size_t ntrace, trace_cap;
 };
 
-static void fp_note(struct fp *p, int64_t v)
+TS_NOCOV static void fp_note(struct fp *p, int64_t v)
 {
     if (p->trace && p->ntrace < p->trace_cap)
         p->trace[p->ntrace] = v;
@@ -33,7 +33,7 @@ static void fp_note(struct fp *p, int64_t v)
 }
 
 /* FuzzedDataProvider::ConsumeIntegralInRange. */
-static int64_t fp_int(struct fp *p, int64_t lo, int64_t hi)
+TS_NOCOV static int64_t fp_int(struct fp *p, int64_t lo, int64_t hi)
 {
     assert(lo <= hi);
     uint64_t range = (uint64_t)hi - (uint64_t)lo, result = 0;
@@ -62,7 +62,7 @@ static const uint8_t *fp_blob(struct fp *p, int64_t most, size_t *got)
     return fp_bytes(p, (size_t)fp_int(p, 0, most), got);
 }
 
-static int32_t fp_delta(struct fp *p)
+TS_NOCOV static int32_t fp_delta(struct fp *p)
 {
     static const int32_t fixed[3] = { 0, 1, -1 };
     int64_t mode = fp_int(p, 0, 4);
@@ -73,7 +73,7 @@ static int32_t fp_delta(struct fp *p)
 
 /* ------------------------------------------------------------------ steps */
 
-static void fp_segment(struct fp *p, struct ts_fx *fx)
+TS_NOCOV static void fp_segment(struct fp *p, struct ts_fx *fx)
 {
     int conn = (int)fp_int(p, 0, 7);
     uint8_t flags = (uint8_t)fp_int(p, 0, 255);
@@ -86,7 +86,7 @@ static void fp_segment(struct fp *p, struct ts_fx *fx)
         ts_fx_segment(fx, conn, flags, seq, ack, window, opts, optlen, payload, len);
 }
 
-static void fp_advance(struct fp *p, struct ts_fx *fx)
+TS_NOCOV static void fp_advance(struct fp *p, struct ts_fx *fx)
 {
     static const uint64_t fixed_ms[4] = { 1, 40, 250, 1000 };
     int64_t mode = fp_int(p, 0, 4);
@@ -95,7 +95,7 @@ static void fp_advance(struct fp *p, struct ts_fx *fx)
         ts_fx_advance(fx, ms * 1000);
 }
 
-static void fp_app(struct fp *p, struct ts_fx *fx)
+TS_NOCOV static void fp_app(struct fp *p, struct ts_fx *fx)
 {
     int op = (int)fp_int(p, 0, 8), sock = (int)fp_int(p, 0, 7);
     long arg = (long)fp_int(p, 0, 8192);
@@ -103,7 +103,7 @@ static void fp_app(struct fp *p, struct ts_fx *fx)
         ts_fx_app(fx, op, sock, arg);
 }
 
-static void fp_fragment(struct fp *p, struct ts_fx *fx)
+TS_NOCOV static void fp_fragment(struct fp *p, struct ts_fx *fx)
 {
     static const uint8_t protos[3] = { TS_IP_UDP, TS_IP_TCP, TS_IP_ICMP };
     uint16_t ident = (uint16_t)fp_int(p, 0, 3);
@@ -116,7 +116,7 @@ static void fp_fragment(struct fp *p, struct ts_fx *fx)
         ts_fx_fragment(fx, ident, proto, off8, more, payload, len);
 }
 
-static void fp_dhcp(struct fp *p, struct ts_fx *fx)
+TS_NOCOV static void fp_dhcp(struct fp *p, struct ts_fx *fx)
 {
     uint8_t type = (uint8_t)fp_int(p, 0, 8);
     int xid_ok = (int)fp_int(p, 0, 3) != 0;
@@ -145,7 +145,7 @@ static const struct fp_program fp_programs[] = {
                           { "DhcpReply", "Advance", NULL } },
 };
 
-static int fp_run(const struct fp_program *prog, struct fp *p, struct ts_fx *fx, char *err,
+TS_NOCOV static int fp_run(const struct fp_program *prog, struct fp *p, struct ts_fx *fx, char *err,
                   size_t cap)
 {
     int64_t steps = fp_int(p, 1, prog->limit);
@@ -163,7 +163,7 @@ static int fp_run(const struct fp_program *prog, struct fp *p, struct ts_fx *fx,
     return 0;
 }
 
-int ts_fx_program(int prog, const uint8_t *data, size_t len, char *err, size_t cap,
+TS_NOCOV int ts_fx_program(int prog, const uint8_t *data, size_t len, char *err, size_t cap,
                   uint64_t *frames_out)
 {
     if (prog < 0 || prog > TS_FX_PROG_DHCP)
@@ -179,7 +179,7 @@ int ts_fx_program(int prog, const uint8_t *data, size_t len, char *err, size_t c
     return rc;
 }
 
-long ts_fx_decode(int prog, const uint8_t *data, size_t len, int64_t *trace, size_t cap)
+TS_NOCOV long ts_fx_decode(int prog, const uint8_t *data, size_t len, int64_t *trace, size_t cap)
 {
     if (prog < 0 || prog > TS_FX_PROG_DHCP)
         return -EINVAL;

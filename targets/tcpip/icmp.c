@@ -286,7 +286,7 @@ uint64_t ts_icmp_deadline(struct ts_stack *s)
     return TS_NO_DEADLINE;
 }
 
-int ts_icmp_check(struct ts_stack *s, char *err, size_t cap)
+TS_NOCOV int ts_icmp_check(struct ts_stack *s, char *err, size_t cap)
 {
     const struct ts_icmp *ic = s->icmp;
     if (ic == NULL)

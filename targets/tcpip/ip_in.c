@@ -170,7 +170,7 @@ uint64_t ts_ip_deadline(struct ts_stack *s)
     return s->ipst != NULL ? ts_ip_reasm_deadline(s) : TS_NO_DEADLINE;
 }
 
-int ts_ip_check(struct ts_stack *s, char *err, size_t cap)
+TS_NOCOV int ts_ip_check(struct ts_stack *s, char *err, size_t cap)
 {
     if (s->ipst == NULL)
         return ts_errf(err, cap, "ip: no state");

@@ -321,7 +321,7 @@ void ts_ip_reasm_fini(struct ts_stack *s)
     s->ipst->reasm = NULL;
 }
 
-static int reasm_check_slot(const struct reasm *r, uint64_t now, char *err, size_t cap)
+TS_NOCOV static int reasm_check_slot(const struct reasm *r, uint64_t now, char *err, size_t cap)
 {
     size_t bytes = 0;
     uint32_t held = 0, end = 0;
@@ -344,7 +344,7 @@ static int reasm_check_slot(const struct reasm *r, uint64_t now, char *err, size
     return 0;
 }
 
-int ts_ip_reasm_check(struct ts_stack *s, char *err, size_t cap)
+TS_NOCOV int ts_ip_reasm_check(struct ts_stack *s, char *err, size_t cap)
 {
     const struct ts_reasm_table *t = s->ipst->reasm;
     if (t == NULL)

@@ -117,7 +117,7 @@ uint64_t ts_route_deadline(struct ts_stack *s)
     return TS_NO_DEADLINE;
 }
 
-int ts_route_check(struct ts_stack *s, char *err, size_t cap)
+TS_NOCOV int ts_route_check(struct ts_stack *s, char *err, size_t cap)
 {
     struct ts_routes *rt = s->routes;
     if (rt == NULL)

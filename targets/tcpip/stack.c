@@ -243,7 +243,7 @@ uint64_t ts_stat(struct ts_stack *s, const char *name)
 
 /* ------------------------------------------------------------- invariants */
 
-int ts_errf(char *err, size_t cap, const char *fmt, ...)
+TS_NOCOV int ts_errf(char *err, size_t cap, const char *fmt, ...)
 {
     if (err && cap) {
         va_list ap;
@@ -254,7 +254,7 @@ int ts_errf(char *err, size_t cap, const char *fmt, ...)
     return -1;
 }
 
-int ts_check(struct ts_stack *s, char *err, size_t cap)
+TS_NOCOV int ts_check(struct ts_stack *s, char *err, size_t cap)
 {
     if (s->mem_used > s->cfg.mem_limit)
         return ts_errf(err, cap, "memory: %zu bytes used over the %zu limit", s->mem_used,

@@ -112,7 +112,7 @@ uint32_t ts_tcp_ooo_advance(struct ts_tcp_ooo *o, uint32_t end)
     return end;
 }
 
-int ts_tcp_ooo_check(const struct ts_tcp_ooo *o, uint32_t rcv_nxt, uint32_t limit,
+TS_NOCOV int ts_tcp_ooo_check(const struct ts_tcp_ooo *o, uint32_t rcv_nxt, uint32_t limit,
                      char *err, size_t cap)
 {
     if (o->n > TS_TCP_OOO_MAX)

@@ -11,7 +11,7 @@
 
 #define FAIL(...) return ts_errf(err, cap, __VA_ARGS__)
 
-static int ts_tcp_check_send(const struct ts_tcb *t, char *err, size_t cap)
+TS_NOCOV static int ts_tcp_check_send(const struct ts_tcb *t, char *err, size_t cap)
 {
     if (!SEQ_LEQ(t->snd_una, t->snd_nxt) || !SEQ_LEQ(t->snd_nxt, t->snd_max))
         FAIL("tcp %u: snd_una %u snd_nxt %u snd_max %u out of order", t->lport,
@@ -39,7 +39,7 @@ static int ts_tcp_check_send(const struct ts_tcb *t, char *err, size_t cap)
     return 0;
 }
 
-static int ts_tcp_check_recv(const struct ts_tcb *t, char *err, size_t cap)
+TS_NOCOV static int ts_tcp_check_recv(const struct ts_tcb *t, char *err, size_t cap)
 {
     if (t->state == TS_SYN_SENT) {
         if (t->rbuf.len || t->ooo.n || t->fin_rcvd)
@@ -62,7 +62,7 @@ static int ts_tcp_check_recv(const struct ts_tcb *t, char *err, size_t cap)
     return 0;
 }
 
-static int ts_tcp_check_state(const struct ts_tcb *t, char *err, size_t cap)
+TS_NOCOV static int ts_tcp_check_state(const struct ts_tcb *t, char *err, size_t cap)
 {
     int st = t->state;
     int want_fin_rcvd = st == TS_CLOSE_WAIT || st == TS_CLOSING || st == TS_LAST_ACK ||
@@ -80,7 +80,7 @@ static int ts_tcp_check_state(const struct ts_tcb *t, char *err, size_t cap)
     return 0;
 }
 
-static int ts_tcp_check_timers(const struct ts_tcb *t, char *err, size_t cap)
+TS_NOCOV static int ts_tcp_check_timers(const struct ts_tcb *t, char *err, size_t cap)
 {
     int st = t->state;
     int active = st != TS_CLOSED && st != TS_LISTEN && st != TS_TIME_WAIT;
@@ -103,7 +103,7 @@ static int ts_tcp_check_timers(const struct ts_tcb *t, char *err, size_t cap)
     return 0;
 }
 
-static int ts_tcp_check_listener(const struct ts_tcb *l, char *err, size_t cap)
+TS_NOCOV static int ts_tcp_check_listener(const struct ts_tcb *l, char *err, size_t cap)
 {
     int syn = 0, acc = 0;
     for (const struct ts_tcb *c = l->children; c; c = c->qnext) {
@@ -122,7 +122,7 @@ static int ts_tcp_check_listener(const struct ts_tcb *l, char *err, size_t cap)
     return 0;
 }
 
-int ts_tcp_check_tcb(struct ts_stack *s, const struct ts_tcb *t, char *err, size_t cap)
+TS_NOCOV int ts_tcp_check_tcb(struct ts_stack *s, const struct ts_tcb *t, char *err, size_t cap)
 {
     if (t->state > TS_TIME_WAIT)
         FAIL("tcp: bad state %d", t->state);
@@ -152,7 +152,7 @@ int ts_tcp_check_tcb(struct ts_stack *s, const struct ts_tcb *t, char *err, size
     return 0;
 }
 
-int ts_tcp_check(struct ts_stack *s, char *err, size_t cap)
+TS_NOCOV int ts_tcp_check(struct ts_stack *s, char *err, size_t cap)
 {
     const struct ts_tcp_table *tab = s->tcp;
     if (!tab)

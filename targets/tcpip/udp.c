@@ -335,7 +335,7 @@ uint64_t ts_udp_deadline(struct ts_stack *s)
     return TS_NO_DEADLINE;
 }
 
-static int udp_check_sock(const struct ts_udp *u, char *err, size_t cap)
+TS_NOCOV static int udp_check_sock(const struct ts_udp *u, char *err, size_t cap)
 {
     size_t n = 0, bytes = 0;
     const struct udp_dgram *last = NULL;
@@ -356,7 +356,7 @@ static int udp_check_sock(const struct ts_udp *u, char *err, size_t cap)
     return 0;
 }
 
-int ts_udp_check(struct ts_stack *s, char *err, size_t cap)
+TS_NOCOV int ts_udp_check(struct ts_stack *s, char *err, size_t cap)
 {
     if (s->udp == NULL)
         return ts_errf(err, cap, "udp: no state");

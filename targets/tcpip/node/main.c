@@ -1,14 +1,17 @@
 /*
  * main.c -- tcpip-node: the command line and the event loop of the daemon
- * that runs the user-space stack (../tcpip.h) on a TAP device.
+ * that runs the user-space stack (../tcpip.h) on a TAP device (--tap NAME)
+ * or on a unix socket to the lab's impairment bridge (--link unix:PATH,
+ * link_unix.c).
  *
- * Loop: poll() on the TAP fd with the stack's next timer (ts_next_timeout)
- * as timeout, read a batch of frames into ts_input, ts_poll, then run the
- * applications on the non-blocking socket API. Once the interface has an
- * address (at once with --ip, after the DHCPACK with --dhcp, RFC 2131) it
- * prints one line "ready ip=A.B.C.D" and starts the applications. It ends
- * on SIGTERM/SIGINT, when every one-shot app (--fetch, --post, --source) is
- * done, or after --timeout (exit 1); then writes --stats and closes --pcap.
+ * Loop: poll() on the link's fd (TAP device or unix socket) with the
+ * stack's next timer (ts_next_timeout) as timeout, read a batch of frames
+ * into ts_input, ts_poll, then run the applications on the non-blocking
+ * socket API. Once the interface has an address (at once with --ip, after
+ * the DHCPACK with --dhcp, RFC 2131) it prints one line "ready ip=A.B.C.D"
+ * and starts the applications. It ends on SIGTERM/SIGINT, when every
+ * one-shot app (--fetch, --post, --source) is done, or after --timeout
+ * (exit 1); then writes --stats and closes --pcap.
  * Exit status: 0 success, 1 failure (one line on stderr), 2 bad usage.
  */
 #define _GNU_SOURCE
@@ -33,7 +36,8 @@ static volatile sig_atomic_t node_stop_sig;
 static const uint8_t node_default_mac[6] = {0x02, 0x54, 0x53, 0x00, 0x00, 0x01};
 
 static const char node_usage_text[] =
-    "--tap NAME (--ip A.B.C.D/N [--gw A.B.C.D] | --dhcp) [--mac MAC] [--mtu N] "
+    "(--tap NAME | --link unix:PATH) (--ip A.B.C.D/N [--gw A.B.C.D] | --dhcp) "
+    "[--mac MAC] [--mtu N] "
     "[--pcap FILE] [--cc newreno|cubic] [--nodelay] [--http-root DIR [--http-port N]] "
     "[--fetch URL --out FILE] [--post FILE URL] [--sink PORT] "
     "[--source IP:PORT --bytes N] [--echo PORT] [--timeout S] [--stats FILE]";
@@ -141,16 +145,27 @@ static double node_seconds(const char *opt, const char *v)
     return x;
 }
 
+/* --link unix:PATH: the PATH. */
+static const char *node_link_spec(const char *v)
+{
+    if (strncmp(v, "unix:", 5) != 0 || v[5] == '\0') {
+        fprintf(stderr, "tcpip-node: bad value '%s' for --link: want unix:PATH\n", v);
+        exit(2);
+    }
+    return v + 5;
+}
+
 /* ---- command line ------------------------------------------------------- */
 
 enum {
-    O_TAP = 256, O_MAC, O_IP, O_GW, O_DHCP, O_MTU, O_PCAP, O_CC, O_NODELAY, O_ROOT,
+    O_TAP = 256, O_LINK, O_MAC, O_IP, O_GW, O_DHCP, O_MTU, O_PCAP, O_CC, O_NODELAY, O_ROOT,
     O_HPORT, O_FETCH, O_OUT, O_POST, O_SINK, O_SOURCE, O_BYTES, O_ECHO, O_TIMEOUT,
     O_STATS, O_HELP
 };
 
 static const struct option node_longopts[] = {
-    {"tap", required_argument, NULL, O_TAP}, {"mac", required_argument, NULL, O_MAC},
+    {"tap", required_argument, NULL, O_TAP}, {"link", required_argument, NULL, O_LINK},
+    {"mac", required_argument, NULL, O_MAC},
     {"ip", required_argument, NULL, O_IP}, {"gw", required_argument, NULL, O_GW},
     {"dhcp", no_argument, NULL, O_DHCP}, {"mtu", required_argument, NULL, O_MTU},
     {"pcap", required_argument, NULL, O_PCAP}, {"cc", required_argument, NULL, O_CC},
@@ -171,6 +186,7 @@ static int node_opt(struct node_opts *o, int c, const char *v)
 {
     switch (c) {
     case O_TAP: o->tap = v; break;
+    case O_LINK: o->link_unix = node_link_spec(v); break;
     case O_MAC: node_mac(v, o->mac); break;
     case O_IP: node_cidr(v, &o->ip, &o->netmask); break;
     case O_GW: o->gw = node_ipv4("--gw", v); break;
@@ -198,8 +214,8 @@ static int node_opt(struct node_opts *o, int c, const char *v)
 /* Options that only make sense together. */
 static void node_check_opts(struct node_opts *o, int nargs, char **args)
 {
-    if (o->tap == NULL)
-        node_usage("missing --tap NAME%s", "");
+    if ((o->tap == NULL) == (o->link_unix == NULL))
+        node_usage("give exactly one of --tap NAME and --link unix:PATH%s", "");
     if (o->dhcp == (o->ip != 0))
         node_usage("give exactly one of --ip A.B.C.D/N and --dhcp%s", "");
     if (o->gw != 0 && o->dhcp)
@@ -276,8 +292,8 @@ static int node_stack(struct node *n)
     cfg.gateway = n->o.gw;
     cfg.seed = node_seed();
     cfg.clock = node_clock_us;
-    cfg.link = node_tap_link;
-    cfg.link_arg = (void *)(intptr_t)n->tap_fd;
+    cfg.link = n->o.tap != NULL ? node_tap_link : node_unix_link;
+    cfg.link_arg = (void *)(intptr_t)n->link_fd;
     n->s = ts_stack_new(&cfg);
     if (n->s == NULL) {
         fprintf(stderr, "tcpip-node: cannot create the stack\n");
@@ -371,12 +387,13 @@ static int node_loop(struct node *n)
             fprintf(stderr, "tcpip-node: timeout after %g s\n", n->o.timeout_s);
             return 1;
         }
-        struct pollfd p = {.fd = n->tap_fd, .events = POLLIN};
+        struct pollfd p = {.fd = n->link_fd, .events = POLLIN};
         if (poll(&p, 1, node_wait_ms(n)) < 0 && errno != EINTR) {
             perror("tcpip-node: poll");
             return 1;
         }
-        if ((p.revents & POLLIN) && node_tap_read_batch(n->tap_fd, n->s, NODE_BATCH) < 0)
+        if ((p.revents & (POLLIN | POLLHUP | POLLERR)) &&
+            n->link_read(n->link_fd, n->s, NODE_BATCH) < 0)
             return 1;
         ts_poll(n->s);
         if (!started && node_configured(n)) {
@@ -392,6 +409,19 @@ static int node_loop(struct node *n)
     return n->exit_code;
 }
 
+/* The TAP device (--tap) or the bridge's unix socket (--link). */
+static int node_link_open(struct node *n)
+{
+    if (n->o.tap != NULL) {
+        n->link_fd = node_tap_open(n->o.tap, n->o.mtu);
+        n->link_read = node_tap_read_batch;
+    } else {
+        n->link_fd = node_unix_open(n->o.link_unix);
+        n->link_read = node_unix_read_batch;
+    }
+    return n->link_fd < 0 ? -1 : 0;
+}
+
 static void node_finish(struct node *n)
 {
     node_http_client_stop(n);
@@ -401,7 +431,7 @@ static void node_finish(struct node *n)
         n->exit_code = 1;
     ts_pcap_close(n->s);
     ts_stack_free(n->s);
-    close(n->tap_fd);
+    close(n->link_fd);
 }
 
 int main(int argc, char **argv)
@@ -409,8 +439,7 @@ int main(int argc, char **argv)
     static struct node n;
     node_parse(argc, argv, &n.o);
     node_signals();
-    n.tap_fd = node_tap_open(n.o.tap, n.o.mtu);
-    if (n.tap_fd < 0)
+    if (node_link_open(&n) < 0)
         return 1;
     if (node_stack(&n) < 0)
         return 1;

@@ -5,7 +5,9 @@
  * sink/source and echo. Files: main.c (options, event loop), clock.c
  * (CLOCK_MONOTONIC in us), tap.c (the TAP link), stats_json.c (counters as
  * JSON), http_parse.c (HTTP message syntax shared by server and client),
- * http_server.c, http_client.c, apps.c.
+ * http_server.c, http_client.c, apps.c, link_unix.c (--link unix:PATH, the
+ * alternative to a TAP device: frames as messages on a unix socket to the
+ * lab's impairment bridge, ../impair/impair.c).
  *
  * Applications run on the stack's non-blocking socket API: main calls each
  * app's run function after every wakeup (frames read, timers polled); a
@@ -24,7 +26,8 @@
 
 /* The command line (main.c). */
 struct node_opts {
-    const char *tap;
+    const char *tap;             /* --tap NAME, or NULL */
+    const char *link_unix;       /* --link unix:PATH: the PATH, or NULL */
     uint8_t mac[6];
     uint32_t ip, netmask, gw;
     int dhcp;
@@ -54,7 +57,8 @@ struct node_apps;
 struct node {
     struct node_opts o;
     struct ts_stack *s;
-    int tap_fd;
+    int link_fd;                 /* the TAP device or the unix socket */
+    int (*link_read)(int fd, struct ts_stack *s, int max_frames);
     int oneshots;                /* one-shot apps still running */
     int had_oneshots;            /* any was started: exit when all ended */
     int exit_code;               /* 1 once any one-shot failed */
@@ -71,6 +75,13 @@ uint64_t node_clock_us(void *arg);
 int node_tap_open(const char *name, unsigned mtu);
 int node_tap_link(void *arg, const uint8_t *frame, size_t len);   /* arg: fd */
 int node_tap_read_batch(int fd, struct ts_stack *s, int max_frames);
+
+/* link_unix.c: connect to the bridge at path; the fd, or -1 with a message on
+ * stderr. The read batch returns the frames read, or -1 when the bridge has
+ * gone or the socket failed (message on stderr). */
+int node_unix_open(const char *path);
+int node_unix_link(void *arg, const uint8_t *frame, size_t len);  /* arg: fd */
+int node_unix_read_batch(int fd, struct ts_stack *s, int max_frames);
 
 /* stats_json.c */
 int node_stats_write(struct ts_stack *s, const char *path);
