@@ -115,14 +115,18 @@ def test_kernel_pings_our_stack_small_and_fragmented(tap: TapLab, pcaps: Path,
     assert counters["ip.reasm_ok"] >= 2
 
 
-def test_curl_fetches_a_file_from_our_http_server(tap: TapLab, pcaps: Path,
-                                                  tmp_path: Path) -> None:
+@pytest.mark.parametrize("offload", [True, False], ids=["offload", "plain"])
+def test_curl_fetches_a_file_from_our_http_server(tap: TapLab, pcaps: Path, tmp_path: Path,
+                                                  offload: bool) -> None:
+    """With offloads (the default) our stack sends TCP packets of up to 64 KiB that the kernel
+    cuts at the MSS; with --no-offload every frame fits the 1500-byte MTU."""
     root = tmp_path / "www"
     root.mkdir()
     src = _payload(root / "big.bin")
     stats = tmp_path / "stats.json"
-    node = tap.node("--pcap", str(pcaps / "http-server.pcap"), "--stats", str(stats),
-                    "--http-root", str(root))
+    pcap = pcaps / ("http-server.pcap" if offload else "http-server-plain.pcap")
+    node = tap.node("--pcap", str(pcap), "--stats", str(stats), "--http-root", str(root),
+                    *(() if offload else ("--no-offload",)))
     out = tmp_path / "got.bin"
     curl = tap.kernel("curl", "-sS", "--max-time", "60", "-o", str(out), "-w", "%{http_code}",
                       f"http://{OUR_IP}/big.bin", timeout=90)
@@ -136,6 +140,11 @@ def test_curl_fetches_a_file_from_our_http_server(tap: TapLab, pcaps: Path,
     assert f"Content-Length: {SIZE}" in head.stdout
     counters = _stop_clean(node, stats)
     assert counters["tcp.drop_checksum"] == 0
+    sizes = [int(x[0]) for x in capture.tshark_fields(pcap, "tcp.srcport == 80", "frame.len")]
+    if offload:
+        assert max(sizes) > 1514          # multi-MSS packets, cut by the kernel
+    else:
+        assert max(sizes) <= 1514
 
 
 @pytest.fixture

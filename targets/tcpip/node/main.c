@@ -37,7 +37,7 @@ static const uint8_t node_default_mac[6] = {0x02, 0x54, 0x53, 0x00, 0x00, 0x01};
 
 static const char node_usage_text[] =
     "(--tap NAME | --link unix:PATH) (--ip A.B.C.D/N [--gw A.B.C.D] | --dhcp) "
-    "[--mac MAC] [--mtu N] "
+    "[--mac MAC] [--mtu N] [--no-offload] "
     "[--pcap FILE] [--cc newreno|cubic] [--nodelay] [--http-root DIR [--http-port N]] "
     "[--fetch URL --out FILE] [--post FILE URL] [--sink PORT] "
     "[--source IP:PORT --bytes N] [--echo PORT] [--timeout S] [--stats FILE]";
@@ -160,7 +160,7 @@ static const char *node_link_spec(const char *v)
 enum {
     O_TAP = 256, O_LINK, O_MAC, O_IP, O_GW, O_DHCP, O_MTU, O_PCAP, O_CC, O_NODELAY, O_ROOT,
     O_HPORT, O_FETCH, O_OUT, O_POST, O_SINK, O_SOURCE, O_BYTES, O_ECHO, O_TIMEOUT,
-    O_STATS, O_HELP
+    O_STATS, O_HELP, O_NO_OFFLOAD
 };
 
 static const struct option node_longopts[] = {
@@ -178,6 +178,7 @@ static const struct option node_longopts[] = {
     {"bytes", required_argument, NULL, O_BYTES}, {"echo", required_argument, NULL, O_ECHO},
     {"timeout", required_argument, NULL, O_TIMEOUT},
     {"stats", required_argument, NULL, O_STATS}, {"help", no_argument, NULL, O_HELP},
+    {"no-offload", no_argument, NULL, O_NO_OFFLOAD},
     {NULL, 0, NULL, 0},
 };
 
@@ -206,6 +207,7 @@ static int node_opt(struct node_opts *o, int c, const char *v)
     case O_ECHO: o->echo_port = (unsigned)node_num("--echo", v, 1, 65535); break;
     case O_TIMEOUT: o->timeout_s = node_seconds("--timeout", v); break;
     case O_STATS: o->stats = v; break;
+    case O_NO_OFFLOAD: o->no_offload = 1; break;
     default: return 0;
     }
     return 1;
@@ -293,6 +295,8 @@ static int node_stack(struct node *n)
     cfg.seed = node_seed();
     cfg.clock = node_clock_us;
     cfg.link = n->o.tap != NULL ? node_tap_link : node_unix_link;
+    if (n->o.tap != NULL && node_tap_offloads())
+        cfg.tso = 65535;            /* the kernel segments our TCP packets */
     cfg.link_arg = (void *)(intptr_t)n->link_fd;
     n->s = ts_stack_new(&cfg);
     if (n->s == NULL) {
@@ -413,7 +417,7 @@ static int node_loop(struct node *n)
 static int node_link_open(struct node *n)
 {
     if (n->o.tap != NULL) {
-        n->link_fd = node_tap_open(n->o.tap, n->o.mtu);
+        n->link_fd = node_tap_open(n->o.tap, n->o.mtu, !n->o.no_offload);
         n->link_read = node_tap_read_batch;
     } else {
         n->link_fd = node_unix_open(n->o.link_unix);

@@ -47,6 +47,7 @@ struct node_opts {
     unsigned echo_port;
     double timeout_s;            /* 0: none */
     const char *stats;
+    int no_offload;              /* --no-offload: plain frames on the TAP device */
 };
 
 struct node_http_server;
@@ -72,7 +73,8 @@ uint64_t node_clock_us(void *arg);
 
 /* tap.c: open the device (non-blocking; MTU set when mtu != 0); 0 or -1
  * with a message on stderr. */
-int node_tap_open(const char *name, unsigned mtu);
+int node_tap_open(const char *name, unsigned mtu, int offload);
+int node_tap_offloads(void);          /* 1: virtio-net header, TSO and csum offload on */
 int node_tap_link(void *arg, const uint8_t *frame, size_t len);   /* arg: fd */
 int node_tap_read_batch(int fd, struct ts_stack *s, int max_frames);
 
