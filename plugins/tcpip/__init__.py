@@ -27,24 +27,25 @@ PEER = "tcpip-peer"
 IMPAIR = "tcpip-impair"
 
 
-def _peer_exe() -> Path:
+def _tool(name: str) -> Path:
+    """One of the kernel-side tools (tcpip-peer, tcpip-impair), release build."""
     from lab import native
     from lab.host import get_host
 
-    return native.build(get_host().systems()["tcpip"], PEER, "release").path / PEER
+    return native.build(get_host().systems()["tcpip"], name, "release").path / name
 
 
 def _load_ours(ctx: lab.LoadContext) -> bench.Ours:
     from lab import native
 
     exe = ctx.build(NODE)
-    return bench.Ours(exe, _peer_exe(),
+    return bench.Ours(exe, _tool(PEER),
                       {**os.environ, **native.flavors_runtime_env(ctx.flavor)},
-                      lib=ctx.build(LIB))
+                      lib=ctx.build(LIB), impair=_tool(IMPAIR))
 
 
 def _load_linux(ctx: lab.LoadContext) -> bench.Linux:
-    return bench.Linux(_peer_exe())
+    return bench.Linux(_tool(PEER), _tool(IMPAIR))
 
 
 def _prepare(params: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -71,6 +72,24 @@ BULK = lab.Workload(
              "mb": (64,)},
     quick={"direction": ("send",), "cc": ("cubic",), "mtu": (1500,), "mb": (16,)},
     measure_every_rep=True)
+
+def _impaired(runner: bench.Ours | bench.Linux, state: Any, params: Mapping[str, Any]) -> dict:
+    return runner.impaired(params)
+
+
+IMPAIRED = lab.Workload(
+    name="impaired", description="the send bulk transfer through tcpip-impair (the lab's "
+    "user-space netem: this kernel has no sch_netem) with delay and loss on the data's way, "
+    "ours over its unix link vs a sending kernel over TAP, both through the same bridge",
+    params={"impairment": tuple(bench.IMPAIRMENTS), "cc": ("cubic", "newreno"),
+            "mb": (16, 64)},
+    prepare=_prepare, measure=_impaired,
+    measured=(lab.Metric("throughput", "MB/s", "higher"),),
+    default={"impairment": ("delay10-loss1", "delay10"), "cc": ("cubic", "newreno"),
+             "mb": (16,)},
+    quick={"impairment": ("delay10-loss1",), "cc": ("cubic",), "mb": (16,)},
+    measure_every_rep=True)
+
 
 def _memlink(runner: bench.Ours, state: Any, params: Mapping[str, Any]) -> dict:
     return runner.memlink(params)
@@ -111,7 +130,7 @@ SYSTEM = lab.System(
         lab.Impl("linux", "the Linux kernel's stack, kernel to kernel over veth",
                  load=_load_linux, recipes=(PEER,)),
     ),
-    workloads=(BULK, RR, MEMLINK),
+    workloads=(BULK, IMPAIRED, RR, MEMLINK),
     baseline="linux",
     recipes=(lab.CffiLib(LIB, sources=("*.c",), header="tcpip.h", libraries=("m",)),
              lab.Executable(NODE, sources=("*.c", "node/*.c"), libraries=("m",)),

@@ -13,6 +13,10 @@ The kernel-side endpoint is ``tcpip-peer`` in both, so the same program measures
   ``newreno`` is the kernel's ``reno``).
 - ``memlink`` (ours only): two of our stacks in the benchmark process joined by memory
   links (``ts_bench_memlink``): the stack's own cost, without TAP system calls.
+- ``impaired``: the ``send`` bulk transfer through ``tcpip-impair`` (the lab's user-space
+  netem, :class:`~plugins.tcpip.kernel.BridgeLab`) with ``impairment`` delay and loss on
+  the data's way, for each congestion control; ours reaches the bridge over its unix link,
+  the reference's sending kernel over a TAP device, so both cross one bridge process.
 - ``rr``: ``tcpip-peer rr`` sends ``size`` bytes and waits for them back from an echo server
   (ours: ``tcpip-node --echo``; the reference's: ``tcpip-peer echo``), ``count`` times:
   p50/p99 latency in microseconds and exchanges per second.
@@ -30,12 +34,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from plugins.tcpip.kernel import KERNEL_IP, OUR_IP, TapLab, VethLab
+from plugins.tcpip.kernel import KERNEL_IP, OUR_IP, BridgeLab, TapLab, VethLab
 
 PORT = 5001
 ECHO_PORT = 7
 KERNEL_CC = {"newreno": "reno", "cubic": "cubic"}
 CC = {"newreno": 0, "cubic": 1}
+IMPAIRMENTS = {"delay10-loss1": (10.0, 1.0), "delay10": (10.0, 0.0), "none": (0.0, 0.0)}
+"""``impairment`` values: (delay in ms, loss in %) from the sender towards the kernel's end."""
 """``enum ts_cc``."""
 RUN_TIMEOUT = 300
 
@@ -62,8 +68,24 @@ class Ours:
     """Our stack on a TAP device, measured by tcpip-peer on the kernel's side."""
 
     def __init__(self, node: Path, peer: Path, env: Mapping[str, str] | None = None,
-                 lib: Any = None) -> None:
+                 lib: Any = None, impair: Path | None = None) -> None:
         self.node, self.peer, self.env, self.lib = node, peer, dict(env or os.environ), lib
+        self.impair = impair
+
+    def impaired(self, params: Mapping[str, Any]) -> dict[str, float]:
+        delay, loss = IMPAIRMENTS[params["impairment"]]
+        assert self.impair is not None
+        with BridgeLab(self.impair, delay, loss, node_exe=self.node, env=self.env) as lab:
+            sink = lab.bg(lab.k, [*_cpu(1), str(self.peer), "sink", str(PORT), "--count", "1"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            _wait_ready(sink)
+            node = lab.node("--cc", params["cc"], "--source", f"{KERNEL_IP}:{PORT}", "--bytes",
+                            str(params["mb"] * 1_000_000), "--timeout", str(RUN_TIMEOUT),
+                            ready=False, prefix=_cpu(0))
+            if node.wait(RUN_TIMEOUT) != 0:
+                raise RuntimeError(f"tcpip-node --source failed: {node.stderr_tail()}")
+            result = _json_line(_wait_ok(sink, "tcpip-peer sink"), "tcpip-peer sink")
+        return {"throughput": result["MBps"]}
 
     def memlink(self, params: Mapping[str, Any]) -> dict[str, float]:
         """Two of our stacks in this process (``ts_bench_memlink``)."""
@@ -123,8 +145,23 @@ def _rr_figures(result: Mapping[str, Any]) -> dict[str, float]:
 class Linux:
     """Kernel to kernel over veth, both ends tcpip-peer."""
 
-    def __init__(self, peer: Path) -> None:
-        self.peer = peer
+    def __init__(self, peer: Path, impair: Path | None = None) -> None:
+        self.peer, self.impair = peer, impair
+
+    def impaired(self, params: Mapping[str, Any]) -> dict[str, float]:
+        delay, loss = IMPAIRMENTS[params["impairment"]]
+        assert self.impair is not None
+        with BridgeLab(self.impair, delay, loss) as lab:
+            sink = lab.bg(lab.k, [*_cpu(1), str(self.peer), "sink", str(PORT), "--count", "1"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            _wait_ready(sink)
+            src = lab.run(lab.a, *_cpu(0), str(self.peer), "source", KERNEL_IP, str(PORT),
+                          str(params["mb"] * 1_000_000), "--cc", KERNEL_CC[params["cc"]],
+                          timeout=RUN_TIMEOUT)
+            if src.returncode != 0:
+                raise RuntimeError(f"tcpip-peer source failed: {src.stderr[-800:]}")
+            result = _json_line(_wait_ok(sink, "tcpip-peer sink"), "tcpip-peer sink")
+        return {"throughput": result["MBps"]}
 
     def bulk(self, params: Mapping[str, Any]) -> dict[str, float]:
         nbytes = str(params["mb"] * 1_000_000)

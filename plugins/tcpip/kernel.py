@@ -141,3 +141,83 @@ class VethLab:
     def netem(self, delay_ms: float = 0, loss_pct: float = 0) -> None:
         """Delay and loss on both directions' egress (veth0 in a, veth1 in b)."""
         self.nets.netem(self.a, "veth0", delay_ms, loss_pct)
+
+
+class BridgeLab:
+    """The impaired layout: one side and the kernel's namespace joined through
+    ``tcpip-impair`` (the lab's user-space netem; this machine's kernel may lack sch_netem).
+
+    The kernel's end is ``tap0`` in namespace ``k`` (``KERNEL_IP``).  With ``node_exe`` the
+    other end is our stack (``lab.node(...)``: tcpip-node on the bridge's unix socket);
+    without, it is a second kernel, ``tap0`` in namespace ``a`` (``OUR_IP``).  ``delay_ms``
+    and ``loss_pct`` apply from that side towards the kernel's (the data of a ``send`` bulk
+    transfer), like ``tc netem`` on the sender's interface; the way back is not impaired.
+    Either way every frame crosses the same bridge process.
+    """
+
+    def __init__(self, impair_exe: Path, delay_ms: float, loss_pct: float,
+                 node_exe: Path | None = None, env: dict[str, str] | None = None,
+                 seed: int = 1) -> None:
+        self.impair_exe, self.node_exe, self.env = impair_exe, node_exe, env
+        self.delay_ms, self.loss_pct, self.seed = delay_ms, loss_pct, seed
+        self.nets = Netns("tcpipimp")
+
+    def _tap(self, ns: str, addr: str, mac: str) -> None:
+        self.nets.ip(ns, "tuntap", "add", "dev", "tap0", "mode", "tap")
+        self.nets.ip(ns, "link", "set", "tap0", "address", mac)
+        self.nets._up(ns, "tap0", f"{addr}/{PREFIX}", None)
+
+    def __enter__(self) -> BridgeLab:
+        import tempfile
+
+        self.nets.__enter__()
+        try:
+            self.k = self.nets.add("k")
+            self._tap(self.k, KERNEL_IP, KERNEL_MAC)
+            self.tmp = tempfile.mkdtemp(prefix="lab-impair-")
+            if self.node_exe is not None:
+                self.sock = str(Path(self.tmp) / "link.sock")
+                port_a = f"unix:{self.sock}"
+            else:
+                self.a = self.nets.add("a")
+                self._tap(self.a, OUR_IP, OUR_MAC)
+                port_a = f"tap:{self.a}:tap0"
+            bridge = self.nets.popen(self.k, [
+                str(self.impair_exe), "--a", port_a, "--b", f"tap:{self.k}:tap0",
+                "--delay-ab", str(self.delay_ms), "--loss-ab", str(self.loss_pct),
+                "--delay-ba", "0", "--loss-ba", "0", "--seed", str(self.seed)],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            Lines(bridge).wait("ready", READY_TIMEOUT)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        import shutil
+
+        self.nets.close()
+        if getattr(self, "tmp", None):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def node(self, *args: str, ready: bool = True, prefix: Sequence[str] = ()) -> Node:
+        """Start tcpip-node (our end) on the bridge's unix socket."""
+        assert self.node_exe is not None
+        argv = [*prefix, str(self.node_exe), "--link", f"unix:{self.sock}", "--mac", OUR_MAC,
+                "--ip", f"{OUR_IP}/{PREFIX}", *args]
+        proc = self.nets.popen(self.k, argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=self.env)
+        lines = Lines(proc)
+        if ready:
+            lines.wait("ready ip=", READY_TIMEOUT)
+        return Node(proc, lines, OUR_IP)
+
+    def run(self, ns: str, *cmd: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True,
+                              text=True, timeout=timeout)
+
+    def bg(self, ns: str, cmd: Sequence[str], **kw: object) -> subprocess.Popen:
+        return self.nets.popen(ns, list(cmd), **kw)

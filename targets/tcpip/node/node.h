@@ -23,6 +23,8 @@
 #include <stdio.h>
 
 #define NODE_FRAME_MAX (65535 + 14)
+#define NODE_TCP_BUF (1ul << 20)
+#define NODE_MEM_LIMIT (160ul << 20)
 
 /* The command line (main.c). */
 struct node_opts {
@@ -48,6 +50,7 @@ struct node_opts {
     double timeout_s;            /* 0: none */
     const char *stats;
     int no_offload;              /* --no-offload: plain frames on the TAP device */
+    unsigned long sndbuf, rcvbuf;   /* --sndbuf/--rcvbuf: per-connection TCP buffers */
 };
 
 struct node_http_server;
