@@ -8,6 +8,15 @@ DHCP, ping, an HTTP/1.1 server and client, bulk and echo apps), ``tcpip-peer`` (
 apps on kernel sockets: the kernel-side endpoint and the kernel-to-kernel reference) and
 ``tcpip-impair`` (a user-space netem: delay and loss between two links, for kernels without
 sch_netem).
+
+Implementations: ``tcpip`` (ours, a :class:`~plugins.tcpip.bench.Ours`) and ``linux`` (the
+baseline, kernel to kernel: :class:`~plugins.tcpip.bench.Linux`). Workloads: ``bulk`` (one
+connection's MB/s, both directions, each congestion control, per MTU), ``impaired`` (the
+same through tcpip-impair with delay and loss), ``rr`` (request/response latency) and
+``memlink`` (ours only, in process: the stack's own cost). Fuzz targets: ``frame``,
+``tcp_session``, ``ip_reassembly``, ``dhcp`` (:mod:`plugins.tcpip.fuzzing`). Everything that
+touches the kernel runs in namespaces the lab makes and removes (:mod:`lab.netns`,
+:mod:`plugins.tcpip.kernel`).
 """
 
 from __future__ import annotations
