@@ -15,7 +15,9 @@ Nothing is written by hand: every seed is real traffic the Linux kernel sent to 
 - ``tcp_session``: the kernel's side of each connection it opened to our HTTP server (curl):
   its segments in order as in-sequence ``Segment`` steps on fixture connection 1 (its raw
   flags, window, options and payload), with a clock ``Advance`` where the capture shows a
-  pause, cut to the program's step limit keeping the opening and the closing.
+  pause, cut to the program's step limit keeping the opening and the closing; and for each
+  connection our client opened to the kernel's HTTP server, a connect followed by the
+  server's segments on connection 7 (which answers our own active open).
 - ``ip_reassembly``: the fragments of each datagram the kernel fragmented (ping -s 4000), in
   captured order, and all of them in reverse order.
 - ``dhcp``: dnsmasq's OFFER and ACK as ``DhcpReply`` steps (its options verbatim), alone, and
@@ -34,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from plugins.tcpip.capture import read_pcap  # noqa: E402
 from plugins.tcpip.fuzzing.steps import (  # noqa: E402
     Advance,
+    App,
     DhcpReply,
     Fragment,
     Segment,
@@ -50,6 +53,10 @@ from plugins.tcpip.fuzzing.targets import (  # noqa: E402
 from plugins.tcpip.kernel import KERNEL_MAC  # noqa: E402
 
 KMAC = bytes.fromhex(KERNEL_MAC.replace(":", ""))
+KERNEL_HTTP_PORT = 8080
+"""The kernel-side HTTP server of the conformance tests (tests/tcpip/kernel_http.py)."""
+APP_CONNECT = 6
+"""``TS_FX_CONNECT``: our stack opens a connection to the peer, which conn 7 then answers."""
 FRAME_MAX = 2047
 TARGET_NAMES = ("frame", "tcp_session", "ip_reassembly", "dhcp")
 
@@ -101,16 +108,17 @@ def _tcp(f: bytes) -> tuple[int, int, int, int, bytes, bytes] | None:
     return sport, dport, seg[13], struct.unpack_from("!H", seg, 14)[0], seg[20:off], seg[off:]
 
 
-def _session(frames: list[tuple[float, bytes]], sport: int) -> list:
+def _session(frames: list[tuple[float, bytes]], sport: int, dport: int = 80,
+             conn: int = 1) -> list:
     steps, last = [], None
     for t, f in frames:
         tcp = _tcp(f)
-        if tcp is None or tcp[0] != sport or tcp[1] != 80:
+        if tcp is None or tcp[0] != sport or tcp[1] != dport:
             continue
         if last is not None and t - last > 0.02:
             steps.append(Advance(40))
         last = t
-        steps.append(Segment(1, tcp[2], 0, 0, tcp[3], tcp[4][:40], tcp[5][:1460]))
+        steps.append(Segment(conn, tcp[2], 0, 0, tcp[3], tcp[4][:40], tcp[5][:1460]))
     if len(steps) > SESSION_STEPS:
         steps = steps[:SESSION_STEPS - 8] + steps[-8:]
     return steps
@@ -127,6 +135,13 @@ def session_seeds(captures: dict[str, list]) -> dict[str, tuple[bytes, str]]:
             if steps:
                 out[f"{name}-conn{i}.bin"] = (write_program(steps, SESSION_KINDS, SESSION_STEPS),
                                               f"the kernel's side of connection {i} in {name}")
+        servers = sorted({(tcp[0], tcp[1]) for _, f in kernel if (tcp := _tcp(f))
+                          and tcp[0] == KERNEL_HTTP_PORT and tcp[2] & 0x12 == 0x12})
+        for i, (sport, dport) in enumerate(servers):
+            steps = [App(APP_CONNECT, 1, 0)] + _session(kernel, sport, dport, conn=7)
+            out[f"{name}-out{i}.bin"] = (
+                write_program(steps[:SESSION_STEPS], SESSION_KINDS, SESSION_STEPS),
+                f"our connect, then the kernel server's side of connection {i} in {name}")
     return out
 
 

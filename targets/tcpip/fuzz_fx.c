@@ -18,6 +18,7 @@
 #define FX_UDP_PORT 7
 #define FX_PEER_PORT0 40000
 #define FX_CONNS 8
+#define FX_OUT (FX_CONNS - 1)      /* the connection "us" opened (TS_FX_CONNECT), once seen */
 #define FX_SOCKS 8
 #define FX_FRAME_MAX (TS_ETH_HLEN + 60 + 60 + 65535)
 #define FX_TH_FIN 0x01
@@ -44,7 +45,9 @@ struct ts_fx {
     struct ts_tcb *listener;
     struct ts_tcb *socks[FX_SOCKS];     /* [0]: the fixture's accepted connection */
     struct ts_udp *udp;
-    struct fx_conn conns[FX_CONNS];     /* peer port FX_PEER_PORT0 + index */
+    struct fx_conn conns[FX_CONNS];     /* peer port FX_PEER_PORT0 + index; FX_OUT: the
+                                           connection us opened, when there is one */
+    uint16_t out_port;                  /* local port of the connection "us" opened, or 0 */
     uint32_t dhcp_xid;
     size_t frames_out;
     uint8_t *frame;                     /* fx_frame_buf: scratch for injected frames */
@@ -94,10 +97,21 @@ TS_NOCOV static void fx_learn_tcp(struct ts_fx *fx, const uint8_t *tcp, size_t l
 {
     if (len < 20)
         return;
-    uint16_t dport = ts_get16(tcp + 2);
-    if (dport < FX_PEER_PORT0 || dport >= FX_PEER_PORT0 + FX_CONNS)
+    uint16_t sport = ts_get16(tcp), dport = ts_get16(tcp + 2);
+    struct fx_conn *c;
+    if (dport >= FX_PEER_PORT0 && dport < FX_PEER_PORT0 + FX_CONNS) {
+        c = &fx->conns[dport - FX_PEER_PORT0];
+    } else if (dport == FX_HTTP_PORT && sport != FX_HTTP_PORT) {
+        if (sport != fx->out_port && (tcp[13] & FX_TH_SYN)) {   /* a new active open */
+            fx->out_port = sport;
+            fx->conns[FX_OUT].us_seen = 0;
+        }
+        if (sport != fx->out_port)
+            return;
+        c = &fx->conns[FX_OUT];
+    } else {
         return;
-    struct fx_conn *c = &fx->conns[dport - FX_PEER_PORT0];
+    }
     size_t off = (size_t)(tcp[12] >> 4) * 4;
     if (off < 20 || off > len)
         return;
@@ -177,8 +191,9 @@ TS_NOCOV int ts_fx_segment(struct ts_fx *fx, int conn, uint8_t flags, int32_t se
     uint8_t *f = fx->frame;
     size_t hl = 20 + optlen;
     uint8_t *tcp = f + fx_eth_ip(f, TS_IP_TCP, hl + len);
-    ts_put16(tcp, (uint16_t)(FX_PEER_PORT0 + conn));
-    ts_put16(tcp + 2, FX_HTTP_PORT);
+    int out = conn == FX_OUT && fx->out_port != 0;  /* answer our own connection */
+    ts_put16(tcp, out ? FX_HTTP_PORT : (uint16_t)(FX_PEER_PORT0 + conn));
+    ts_put16(tcp + 2, out ? fx->out_port : FX_HTTP_PORT);
     ts_put32(tcp + 4, c->peer_nxt + (uint32_t)seq_delta);
     ts_put32(tcp + 8, c->us_nxt + (uint32_t)ack_delta);
     tcp[12] = (uint8_t)((hl / 4) << 4);
@@ -421,6 +436,11 @@ TS_NOCOV struct ts_stack *ts_fx_stack(struct ts_fx *fx) { return fx->s; }
 TS_NOCOV struct ts_udp *ts_fx_udp(struct ts_fx *fx) { return fx->udp; }
 TS_NOCOV uint32_t ts_fx_dhcp_xid(struct ts_fx *fx) { return fx->dhcp_xid; }
 TS_NOCOV size_t ts_fx_frames_out(struct ts_fx *fx) { return fx->frames_out; }
+
+TS_NOCOV struct ts_tcb *ts_fx_sock(struct ts_fx *fx, int sock)
+{
+    return sock >= 0 && sock < FX_SOCKS ? fx->socks[sock] : NULL;
+}
 
 TS_NOCOV int ts_fx_established(struct ts_fx *fx)
 {

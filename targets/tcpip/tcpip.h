@@ -168,7 +168,10 @@ void ts_fix_checksums(uint8_t *frame, size_t len);
  * the addresses of the conformance tests, so seeds taken from their
  * captures apply. The peer is the caller: it hands in frames or segments
  * described relative to what "us" has sent (sequence numbers learned from
- * its output), and every frame "us" sends is parsed and dropped. */
+ * its output), and every frame "us" sends is parsed and dropped. Segment
+ * connection c comes from peer port 40000 + c to port 80 of "us", except
+ * c = 7 once "us" has opened a connection itself (TS_FX_CONNECT): then it
+ * answers that one, from the peer's port 80. */
 struct ts_fx;
 enum ts_fx_kind { TS_FX_TCP = 0, TS_FX_DHCP = 1 };
 enum ts_fx_op {
@@ -189,6 +192,7 @@ long ts_fx_app(struct ts_fx *fx, int op, int sock, long arg);
 uint32_t ts_fx_dhcp_xid(struct ts_fx *fx);           /* of the last DHCP message sent */
 size_t ts_fx_frames_out(struct ts_fx *fx);
 int ts_fx_established(struct ts_fx *fx);             /* the fixture's connection is up */
+struct ts_tcb *ts_fx_sock(struct ts_fx *fx, int sock);  /* socket slot, NULL if empty */
 void ts_fx_fragment(struct ts_fx *fx, uint16_t ident, uint8_t proto, uint16_t off8, int more,
                     const uint8_t *payload, size_t len);
 void ts_fx_dhcp_reply(struct ts_fx *fx, uint8_t type, int xid_ok, uint32_t yiaddr, int bcast,

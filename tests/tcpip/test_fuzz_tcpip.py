@@ -140,6 +140,22 @@ def test_fixture_starts_established(fxr: targets.Fixture) -> None:
     assert fxr.lib.ts_fx_dhcp_xid(dhcp) != 0          # the first DISCOVER went out
 
 
+def test_the_peer_can_answer_a_connection_we_open(fxr: targets.Fixture) -> None:
+    """conn 7 plays the server of our own active open: SYN-ACK, then data both ways."""
+    lib = fxr.lib
+    fx = fxr.new(targets.FX_TCP)
+    assert lib.ts_fx_app(fx, 6, 1, 0) == -115                  # TS_FX_CONNECT: EINPROGRESS
+    t = lib.ts_fx_sock(fx, 1)
+    assert lib.ts_tcp_state(t) == 2                            # SYN-SENT
+    mss = b"\x02\x04\x05\xb4"
+    lib.ts_fx_segment(fx, 7, 0x12, 0, 0, 65535, mss, 4, b"", 0)   # SYN-ACK
+    assert lib.ts_tcp_state(t) == 4                            # ESTABLISHED
+    lib.ts_fx_segment(fx, 7, 0x18, 0, 0, 65535, b"", 0, b"hello", 5)
+    assert lib.ts_fx_app(fx, 1, 1, 100) == 5                   # TS_FX_RECV
+    assert lib.ts_fx_app(fx, 0, 1, 10) == 10                   # TS_FX_SEND
+    assert fxr.violation(fx, "after the exchange") is None
+
+
 @pytest.mark.parametrize("target", list(TARGETS))
 def test_every_seed_passes_its_target(system: lab.System, target: str) -> None:
     one = input_function(system, TARGETS[target], FLAVOR)

@@ -55,7 +55,9 @@ def _write_blob(enc: Encoder, data: bytes, most: int) -> None:
 
 @dataclass(frozen=True)
 class Segment:
-    """A TCP segment from the peer on connection ``conn`` (peer port 40000 + conn)."""
+    """A TCP segment from the peer on connection ``conn`` (from peer port 40000 + conn to our
+    port 80; conn 7 answers the connection our stack opened, once an ``App`` connect made
+    one)."""
 
     conn: int
     flags: int
