@@ -2,16 +2,16 @@
 
 Contract: ``with Netns("tcpip") as nets:`` gives a :class:`Netns` whose namespaces
 (``nets.add("peer")`` -> a kernel name like ``lab-tcpip-<pid>-1peer``), links
-(``nets.tap``, ``nets.veth``), addresses and qdiscs (``nets.netem``) exist only inside the
-``with`` block: on exit, normal or not, every process started through ``nets.popen`` is
-stopped (SIGTERM, then SIGKILL after ``TERM_GRACE`` seconds), every process still running in
-one of its namespaces is killed, and the namespaces are deleted (which removes their links
-and qdiscs with them).  Nothing is changed in the
-host's own namespace.  Namespaces left behind by a lab process that died before cleaning up
-(``lab-*-<pid>-*`` whose pid no longer runs) are reaped by the next ``Netns`` made.
+(``nets.tap``, ``nets.veth``) and addresses (``nets.up``) exist only inside the ``with``
+block: on exit, normal or not, every process started through ``nets.popen`` is stopped
+(SIGTERM, then SIGKILL after ``TERM_GRACE`` seconds), every process still running in one of
+its namespaces is killed, and the namespaces are deleted (which removes their links with
+them).  Nothing is changed in the host's own namespace.  Namespaces left behind by a lab
+process that died before cleaning up (``lab-*-<pid>-*`` whose pid no longer runs) are reaped
+by the next ``Netns`` made.
 
 :func:`missing` says in one line what this machine lacks (root or CAP_NET_ADMIN, ``ip``,
-``tc``, /dev/net/tun, or any other command named), or returns None; tests and benchmarks
+/dev/net/tun, or any other command named), or returns None; tests and benchmarks
 call it first and report that line instead of failing half-way.  Every command has a time
 bound; a failing one raises :class:`NetnsError` with its stderr.
 """
@@ -55,7 +55,7 @@ def _has_net_admin() -> bool:
     return False
 
 
-def missing(commands: Sequence[str] = ("ip", "tc"), tun: bool = False) -> str | None:
+def missing(commands: Sequence[str] = ("ip",), tun: bool = False) -> str | None:
     """One line naming what is missing to make namespaces here, or None."""
     lacks = []
     if not _has_net_admin():
@@ -66,7 +66,7 @@ def missing(commands: Sequence[str] = ("ip", "tc"), tun: bool = False) -> str | 
     if not lacks:
         return None
     return ("network namespaces need " + ", ".join(lacks) +
-            " (iproute2 gives ip and tc, dnsmasq and tshark come from Debian packages of "
+            " (iproute2 gives ip, dnsmasq and tshark come from Debian packages of "
             "those names)")
 
 
@@ -167,33 +167,23 @@ class Netns:
         """A TAP device ``dev`` in ``ns`` (up, with ``addr`` like ``10.0.0.1/24``); a process
         in ``ns`` attaches to it by name through /dev/net/tun."""
         self.ip(ns, "tuntap", "add", "dev", dev, "mode", "tap")
-        self._up(ns, dev, addr, mtu)
+        self.up(ns, dev, addr, mtu)
 
     def veth(self, ns_a: str, dev_a: str, ns_b: str, dev_b: str, addr_a: str | None = None,
              addr_b: str | None = None, mtu: int | None = None) -> None:
         """A veth pair between two namespaces, both ends up."""
         self.ip(ns_a, "link", "add", dev_a, "type", "veth", "peer", "name", dev_b,
                 "netns", ns_b)
-        self._up(ns_a, dev_a, addr_a, mtu)
-        self._up(ns_b, dev_b, addr_b, mtu)
+        self.up(ns_a, dev_a, addr_a, mtu)
+        self.up(ns_b, dev_b, addr_b, mtu)
 
-    def _up(self, ns: str, dev: str, addr: str | None, mtu: int | None) -> None:
+    def up(self, ns: str, dev: str, addr: str | None = None, mtu: int | None = None) -> None:
+        """Set ``dev``'s MTU and address (when given) and bring it up."""
         if mtu:
             self.ip(ns, "link", "set", dev, "mtu", str(mtu))
         if addr:
             self.ip(ns, "addr", "add", addr, "dev", dev)
         self.ip(ns, "link", "set", dev, "up")
-
-    def netem(self, ns: str, dev: str, delay_ms: float = 0, loss_pct: float = 0,
-              limit: int = 10000) -> None:
-        """Egress delay and loss on ``dev`` (``tc qdisc ... netem``)."""
-        args = ["tc", "-n", ns, "qdisc", "replace", "dev", dev, "root", "netem",
-                "limit", str(limit)]
-        if delay_ms:
-            args += ["delay", f"{delay_ms}ms"]
-        if loss_pct:
-            args += ["loss", f"{loss_pct}%"]
-        _run(args)
 
     def close(self) -> None:
         running = [p for p in self.procs if p.poll() is None]

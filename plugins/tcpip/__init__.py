@@ -61,12 +61,11 @@ def _prepare(params: Mapping[str, Any]) -> Mapping[str, Any]:
     return params
 
 
-def _bulk(runner: bench.Ours | bench.Linux, state: Any, params: Mapping[str, Any]) -> dict:
-    return runner.bulk(params)
-
-
-def _rr(runner: bench.Ours | bench.Linux, state: Any, params: Mapping[str, Any]) -> dict:
-    return runner.rr(params)
+def _measure(method: str):  # noqa: ANN202
+    """The workload's ``measure``: the runner's method of that name, on the parameters."""
+    def measure(runner: bench.Ours | bench.Linux, state: Any, params: Mapping[str, Any]) -> dict:
+        return getattr(runner, method)(params)
+    return measure
 
 
 BULK = lab.Workload(
@@ -76,14 +75,12 @@ BULK = lab.Workload(
     params={"direction": ("send", "recv"), "cc": ("cubic", "newreno"),
             "mtu": (1500, 9000, 65521),
             "mb": (16, 64, 256)},
-    prepare=_prepare, measure=_bulk, measured=(lab.Metric("throughput", "MB/s", "higher"),),
+    prepare=_prepare, measure=_measure("bulk"),
+    measured=(lab.Metric("throughput", "MB/s", "higher"),),
     default={"direction": ("send", "recv"), "cc": ("cubic", "newreno"), "mtu": (1500,),
              "mb": (64,)},
     quick={"direction": ("send",), "cc": ("cubic",), "mtu": (1500,), "mb": (16,)},
     measure_every_rep=True)
-
-def _impaired(runner: bench.Ours | bench.Linux, state: Any, params: Mapping[str, Any]) -> dict:
-    return runner.impaired(params)
 
 
 IMPAIRED = lab.Workload(
@@ -92,16 +89,12 @@ IMPAIRED = lab.Workload(
     "ours over its unix link vs a sending kernel over TAP, both through the same bridge",
     params={"impairment": tuple(bench.IMPAIRMENTS), "cc": ("cubic", "newreno"),
             "mb": (16, 64)},
-    prepare=_prepare, measure=_impaired,
+    prepare=_prepare, measure=_measure("impaired"),
     measured=(lab.Metric("throughput", "MB/s", "higher"),),
     default={"impairment": ("delay10-loss1", "delay10"), "cc": ("cubic", "newreno"),
              "mb": (16,)},
     quick={"impairment": ("delay10-loss1",), "cc": ("cubic",), "mb": (16,)},
     measure_every_rep=True)
-
-
-def _memlink(runner: bench.Ours, state: Any, params: Mapping[str, Any]) -> dict:
-    return runner.memlink(params)
 
 
 def _ours_only(impl: str, params: Mapping[str, Any]) -> str | None:
@@ -112,7 +105,7 @@ MEMLINK = lab.Workload(
     name="memlink", description="in process: two of our stacks joined by memory links, one "
     "TCP connection carrying `mb` MB (the stack's own cost, without TAP system calls)",
     params={"cc": ("cubic", "newreno"), "mtu": (1500, 9000), "mb": (64, 256)},
-    prepare=_prepare, measure=_memlink,
+    prepare=_prepare, measure=_measure("memlink"),
     measured=(lab.Metric("throughput", "MB/s", "higher"),
               lab.Metric("frames", "frames", "lower")),
     default={"cc": ("cubic",), "mtu": (1500, 9000), "mb": (256,)},
@@ -123,7 +116,7 @@ RR = lab.Workload(
     name="rr", description="request/response: tcpip-peer sends `size` bytes and waits for "
     "them back from an echo server (ours on TAP, or the kernel's over veth), `count` times",
     params={"size": (64, 1024, 16384), "count": (2000, 5000, 20000)}, prepare=_prepare,
-    measure=_rr,
+    measure=_measure("rr"),
     measured=(lab.Metric("p50", "us", "lower"), lab.Metric("p99", "us", "lower"),
               lab.Metric("rate", "rr/s", "higher")),
     default={"size": (64, 1024), "count": (5000,)}, quick={"size": (64,), "count": (2000,)},
@@ -146,7 +139,7 @@ SYSTEM = lab.System(
              lab.Executable(PEER, sources=("peer/*.c",), libraries=("m",)),
              lab.Executable(IMPAIR, sources=("impair/*.c",))),
     requires=(lab.Command("cc", apt="gcc"), lab.Command("ip", apt="iproute2"),
-              lab.Command("tc", apt="iproute2"), lab.Command("ping", apt="iputils-ping"),
+              lab.Command("ping", apt="iputils-ping"),
               lab.Command("curl", apt="curl"), lab.Command("dnsmasq", apt="dnsmasq-base"),
               lab.Command("tshark", apt="tshark")),
     offers=("bench", "fuzz"),

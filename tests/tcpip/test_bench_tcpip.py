@@ -50,8 +50,8 @@ def test_quick_bench_compares_our_stack_with_the_kernel(run_lab) -> None:  # noq
 
 def test_bench_without_privileges_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(netns, "_has_net_admin", lambda: False)
-    monkeypatch.setattr(netns.shutil, "which", lambda c: None if c == "tc" else "/bin/" + c)
+    monkeypatch.setattr(netns.shutil, "which", lambda c: None if c == "ip" else "/bin/" + c)
     why = netns.missing()
-    assert why is not None and "root or CAP_NET_ADMIN" in why and "`tc`" in why
+    assert why is not None and "root or CAP_NET_ADMIN" in why and "`ip`" in why
     with pytest.raises(netns.NetnsError, match="root or CAP_NET_ADMIN"), netns.Netns("x"):
         pass
