@@ -334,26 +334,19 @@ static void enter_requesting(struct ts_stack *s, struct ts_dhcp *d,
     d->next_tx = now + backoff_us(s, d->tries);
 }
 
-static void enter_renewing(struct ts_stack *s, struct ts_dhcp *d, uint64_t now)
+/* T1 (RENEWING, unicast to the server, retries until T2) or T2 (REBINDING,
+ * broadcast, retries until the lease ends): RFC 2131 4.4.5. */
+static void enter_extend(struct ts_stack *s, struct ts_dhcp *d, uint64_t now, int state)
 {
-    TS_STAT_INC(s, DHCP_RENEW);
-    d->state = TS_DHCP_RENEWING;
+    assert(state == TS_DHCP_RENEWING || state == TS_DHCP_REBINDING);
+    int renew = state == TS_DHCP_RENEWING;
+    s->stats[renew ? TS_ST_DHCP_RENEW : TS_ST_DHCP_REBIND]++;
+    d->state = state;
     d->xid = ts_random(s);
     d->started = now;
     d->tries = 1;
     send_request_extend(s, d);
-    d->next_tx = extend_retry_at(now, d->t2_at);
-}
-
-static void enter_rebinding(struct ts_stack *s, struct ts_dhcp *d, uint64_t now)
-{
-    TS_STAT_INC(s, DHCP_REBIND);
-    d->state = TS_DHCP_REBINDING;
-    d->xid = ts_random(s);
-    d->started = now;
-    d->tries = 1;
-    send_request_extend(s, d);
-    d->next_tx = extend_retry_at(now, d->expire_at);
+    d->next_tx = extend_retry_at(now, renew ? d->t2_at : d->expire_at);
 }
 
 /* T1/T2 from the options, or the defaults of RFC 2131 4.4.5 when absent or
@@ -710,11 +703,11 @@ static int tick_step(struct ts_stack *s, struct ts_dhcp *d, uint64_t now)
     case TS_DHCP_BOUND:
         if (now < d->t1_at)
             return 0;
-        enter_renewing(s, d, now);
+        enter_extend(s, d, now, TS_DHCP_RENEWING);
         return 1;
     case TS_DHCP_RENEWING:
         if (now >= d->t2_at)
-            enter_rebinding(s, d, now);
+            enter_extend(s, d, now, TS_DHCP_REBINDING);
         else if (now >= d->next_tx)
             tick_extend(s, d, now);
         else

@@ -20,7 +20,7 @@ import pytest
 
 import lab
 from lab.fuzz.harness import InvariantViolation, Mismatch, input_function
-from labtest import FLAVOR, ROOT
+from labtest import FLAVOR, ROOT, assert_fuzz_runs_clean
 from plugins.kvstore import fuzzing
 from plugins.kvstore.fuzzing import targets
 from plugins.kvstore.fuzzing.formats import (
@@ -535,14 +535,7 @@ def test_fixed_log_replays_on_redis_server_as_on_kvlib() -> None:
 
 
 def test_lab_fuzz_runs_every_target_cleanly(run_lab, lab_env) -> None:  # noqa: ANN001
-    res = run_lab("fuzz", "kvstore", "--all", "--runs", "1500", "--seed", "5", "--json",
-                  env={"LAB_CORPORA": str(ROOT / "corpora")}, timeout=300)
-    assert res.code == 0, res.err
-    results = {r["target"]: r for r in res.json()}
-    assert set(results) == set(TARGETS)
-    for r in results.values():
-        assert r["execs"] >= 1500 and r["cov"] > 0 and r["seed_units"] > 0, r
-        assert r["crashes"] == [] and r["error"] is None, r
+    assert_fuzz_runs_clean(run_lab, "kvstore", set(TARGETS), timeout=300)
 
 
 def test_explain_names_the_first_differing_command(ctx: lab.LoadContext,

@@ -1,6 +1,6 @@
 """Fixtures for the tcpip stack's in-process tests: ``tsmod``, the cffi build of
 ``targets/tcpip`` (recipe ``tcpip-lib``) in the flavor named by ``$LAB_FLAVOR`` (``release``
-by default; test_sanitizers re-runs this folder's in-process tests on the ASan+UBSan
+by default; test_tcpip_sanitizers re-runs this folder's in-process tests on the ASan+UBSan
 ``debug`` build), and ``net``, a fresh :class:`netsim.Net` on it, freed after the test."""
 
 from __future__ import annotations
