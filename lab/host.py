@@ -34,6 +34,7 @@ BUILTINS = (
     "lab.builtins.exporting",
     "lab.builtins.fuzzing",
     "lab.builtins.covering",
+    "lab.builtins.profiling",
 )
 
 

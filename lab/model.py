@@ -169,6 +169,11 @@ class Workload:
     ``measure_every_rep`` makes ``measure`` a sampled measurement (e.g. ops/s reported by an
     external load generator): it is called in every repetition and its values get intervals
     and verdicts like timed metrics, instead of being taken once as exact figures.
+    ``in_process`` says whether the work happens in the measuring process (the default for a
+    timed workload) or in other processes, such as a server the implementation started
+    (the default for a measure-only workload): the instruction channel and ``lab profile``
+    with py-spy apply to in-process work; other work is profiled in the processes the
+    implementation object lists with a ``pids()`` method.
     """
 
     name: str
@@ -187,6 +192,7 @@ class Workload:
     scaling: tuple[str, ...] = ()
     percentiles: Mapping[str, float] = field(default_factory=dict)
     baseline: str | None = None
+    in_process: bool | None = None
 
     def all_metrics(self) -> tuple[Metric, ...]:
         return tuple(t.metric for t in self.metrics) + tuple(self.measured)
@@ -327,12 +333,21 @@ def _check_workload(w: Workload) -> list[str]:
     if w.timed is not None and not w.metrics:
         problems.append(f"{where}: a timed workload needs at least one metric")
     for m in w.all_metrics():
+        if m.name in _reserved_metrics():
+            problems.append(f"{where}: metric name {m.name!r} is reserved for the lab's "
+                            f"{_reserved_metrics()[m.name]} channel; pick another name")
         if m.better not in ("higher", "lower"):
             problems.append(f"{where}: metric {m.name!r} has better={m.better!r} "
                             "(valid: 'higher', 'lower')")
     if not callable(w.prepare):
         problems.append(f"{where}: prepare must be callable")
     return problems
+
+
+def _reserved_metrics() -> dict[str, str]:
+    from lab.bench.channels import RESERVED
+
+    return RESERVED
 
 
 def validate_system(s: Any) -> list[str]:

@@ -12,6 +12,9 @@ BASE_APT=(python3 python3-venv python3-dev gcc libc6-dev make git libffi-dev chr
 # `lab fuzz` and `lab cover`: clang 14 with its sanitizer/libFuzzer runtimes, llvm-profdata,
 # llvm-cov and llvm-symbolizer; zlib headers for raw libFuzzer harnesses that compare with zlib.
 FUZZ_APT=(clang-14 libclang-rt-14-dev llvm-14 zlib1g-dev)
+# `lab profile` and the measurement channels: perf (server flame graphs), valgrind with its
+# headers (the instruction channel's callgrind client requests).
+PROFILE_APT=(linux-perf valgrind)
 ATHERIS_VERSION=3.0.0
 
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -40,7 +43,7 @@ pip_() {
     return "${PIPESTATUS[0]}"
 }
 
-apt_install "${BASE_APT[@]}" "${FUZZ_APT[@]}"
+apt_install "${BASE_APT[@]}" "${FUZZ_APT[@]}" "${PROFILE_APT[@]}"
 
 if [ ! -x "$VENV/bin/python" ]; then
     echo "setup: creating $VENV with $($PY --version)"

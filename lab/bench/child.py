@@ -5,6 +5,11 @@ session whose single test is parametrized by item, timed by the ``benchmark`` fi
 pytest-benchmark (calibration, warm-up, rounds). After each item it appends one JSON line to
 the events file (``start``, then ``done`` with the per-round samples, or ``error``), flushed,
 so the parent sees progress live and keeps every finished item if this process dies.
+
+The run's channels (:mod:`lab.bench.channels`) add figures to ``done``: ``extra`` (metric ->
+samples: perf counters, memory) and ``missing`` (metric -> why the machine gave no value).
+On the instruction channel the process runs under callgrind and does no timing: each item
+is one counted call, and ``done`` names the callgrind dump the parent reads.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ class State:
     objects: dict[str, Any] = field(default_factory=dict)
     load_errors: dict[str, str] = field(default_factory=dict)
     system: Any = None
+    allocs: Any = None  # a lab.alloccount.Counter when the run measures memory
+    tracked: set[str] = field(default_factory=set)
 
 
 STATE: State
@@ -66,10 +73,25 @@ def impl_object(name: str) -> Any:
         ctx = LoadContext(system, flavor, lambda recipe: native.load(system, recipe, flavor))
         try:
             STATE.objects[name] = system.impl(name).load(ctx)
+            _track_allocations(ctx)
         except Exception as exc:
             STATE.load_errors[name] = one_line(exc)
             raise
     return STATE.objects[name]
+
+
+def _track_allocations(ctx: Any) -> None:
+    """With the allocation counter preloaded, register every native module loaded so far."""
+    if "memory" not in STATE.spec.get("channels", ()):
+        return
+    from lab import alloccount
+
+    if STATE.allocs is None:
+        STATE.allocs = alloccount.Counter()
+    for name, module in list(sys.modules.items()):
+        if name.startswith("_lab_") and hasattr(module, "ffi") and name not in STATE.tracked:
+            STATE.allocs.add_module(module)
+            STATE.tracked.add(name)
 
 
 @lru_cache(maxsize=4)
@@ -79,7 +101,8 @@ def prepared(workload: str, params_json: str) -> Any:
 
 
 def run_item(benchmark: Any, index: int) -> None:
-    """Time one planned item and report it; failures become ``error`` events, not test errors."""
+    """Measure one planned item and report it; failures become ``error`` events, not test
+    errors. Which figures it takes depends on the run's channels (``spec["channels"]``)."""
     item = STATE.spec["items"][str(index)]
     emit({"event": "start", "index": index})
     try:
@@ -87,21 +110,78 @@ def run_item(benchmark: Any, index: int) -> None:
         params = item["params"]
         obj = impl_object(item["impl"])
         state = prepared(item["workload"], json.dumps(params, sort_keys=True))
-        samples: dict[str, list[float]] = {}
-        seconds: list[float] = []
-        if workload.timed is not None:
-            call = workload.timed(obj, state, params)
-            benchmark(call)
-            seconds = list(benchmark.stats.stats.data)
-            for tm in workload.metrics:
-                samples[tm.metric.name] = [tm.convert(s, params) for s in seconds]
-        measured = {}
-        if item["measure"] and workload.measure is not None:
-            measured = {k: float(v) for k, v in workload.measure(obj, state, params).items()}
-        emit({"event": "done", "index": index, "samples": samples, "seconds": seconds,
-              "measured": measured})
+        channels = STATE.spec.get("channels", ["wall", "measured"])
+        if "instructions" in channels:
+            emit(dict(_instructions(index, workload, obj, state, params), event="done",
+                      index=index))
+            return
+        emit(dict(_timed_and_measured(benchmark, item, workload, obj, state, params, channels),
+                  event="done", index=index))
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which records it
         emit({"event": "error", "index": index, "error": one_line(exc)})
+
+
+def _timed_and_measured(benchmark: Any, item: dict, workload: Any, obj: Any, state: Any,
+                        params: dict, channels: list[str]) -> dict[str, Any]:
+    from lab.bench import extra
+
+    samples: dict[str, list[float]] = {}
+    seconds: list[float] = []
+    more = extra.Counted()
+    pids = extra.implementation_pids(obj)
+    watch = extra.MemoryWatch(pids) if "memory" in channels else None
+    children: list[float] = []
+    if workload.timed is not None:
+        call = workload.timed(obj, state, params)
+        with extra.reaped_children() as children:
+            benchmark(call)
+        seconds = list(benchmark.stats.stats.data)
+        for tm in workload.metrics:
+            samples[tm.metric.name] = [tm.convert(s, params) for s in seconds]
+        if "counters" in channels:
+            _merge(more, extra.count_calls(call, seconds))
+        if "memory" in channels and STATE.allocs is not None:
+            _merge(more, extra.count_allocations(call, STATE.allocs))
+    measured: dict[str, float] = {}
+    if item["measure"] and workload.measure is not None:
+        def run() -> dict:
+            with extra.reaped_children() as reaped:
+                out = workload.measure(obj, state, params)
+            children.extend(reaped)
+            return out
+
+        if "counters" in channels and pids and workload.timed is None:
+            values, counted = extra.count_servers(pids, run)
+            _merge(more, counted)
+        else:
+            values = run()
+        measured = {k: float(v) for k, v in values.items()}
+    if watch is not None:
+        _merge(more, watch.finish(children))
+    return {"samples": samples, "seconds": seconds, "measured": measured,
+            "extra": more.samples, "missing": more.missing}
+
+
+def _merge(into: Any, more: Any) -> None:
+    for name, values in more.samples.items():
+        into.samples.setdefault(name, []).extend(values)
+    into.missing.update(more.missing)
+
+
+def _instructions(index: int, workload: Any, obj: Any, state: Any,
+                  params: dict) -> dict[str, Any]:
+    """One call counted by callgrind (after one uncounted warm-up call); the parent reads
+    the dump labelled ``lab-item-<index>``."""
+    from lab.callgrind import Requests
+
+    if workload.timed is not None:
+        call = workload.timed(obj, state, params)
+    else:
+        def call() -> object:
+            return workload.measure(obj, state, params)
+    call()
+    Requests().measure(call, f"lab-item-{index}", warmup=True)
+    return {"samples": {}, "seconds": [], "measured": {}, "dump": f"lab-item-{index}"}
 
 
 def close_objects() -> None:
@@ -141,6 +221,14 @@ def main(argv: list[str]) -> int:
         STATE.system = get_host().systems()[spec["system"]]
         STATE.indices = [int(i) for i in spec["order"]]
         STATE.ids = [f"{i}-{spec['items'][str(i)]['impl']}" for i in STATE.indices]
+        if "instructions" in spec.get("channels", ()):
+            # under valgrind: no timing, so no pytest session (it would only cost start-up)
+            try:
+                for index in STATE.indices:
+                    run_item(None, index)
+            finally:
+                close_objects()
+            return 0
         with tempfile.TemporaryDirectory(prefix="lab-bench-") as tmp:
             test_file = Path(tmp) / "test_lab_generated.py"
             test_file.write_text(TEST_MODULE)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from lab import native, paths
-from lab.bench.plan import Item, Plan, make_plan
+from lab.bench.channels import RESERVED, in_process, run_channels
+from lab.bench.plan import Item, Plan, Skip, make_plan
 from lab.bench.summary import summarize
 from lab.errors import BuildError, LabError
 from lab.fingerprint import fingerprint
@@ -51,6 +53,13 @@ class BenchOptions:
     item_timeout: float = 600.0
     noise: float = 0.01
     report: bool = True
+    counters: bool = False
+    memory: bool = False
+    metric: str = "time"
+
+    def channels(self) -> tuple[str, ...]:
+        """The measurement channels this run produces (see lab.bench.channels)."""
+        return run_channels(asdict(self))
 
     def timing(self) -> dict[str, Any]:
         preset = dict(PRESETS[self.mode])
@@ -97,6 +106,12 @@ class Runner:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log = self.workdir / "child.log"
         self._offset = 0  # read position in the current child's events file
+        self.channels = options.channels()
+        self.missing: dict[tuple, dict[str, Any]] = {}
+        self.callgrind_dir = self.workdir / "callgrind"
+        self.profiled: set[tuple] = set()
+        self.dumps: dict[str, Any] = {}
+        self.dumps_read: set[Path] = set()
 
     def fail(self, item: Item, note: str) -> None:
         self.notes.append({"impl": item.impl, "workload": item.workload, "params": item.params,
@@ -121,6 +136,7 @@ class Runner:
     def _spec(self, pending: list[Item]) -> Path:
         spec = {
             "system": self.system.name, "flavor": self.options.flavor,
+            "channels": list(self.channels),
             "options": self.options.timing(), "order": [i.index for i in pending],
             "items": {str(i.index): asdict(i) for i in pending},
         }
@@ -135,9 +151,10 @@ class Runner:
         by_index = {i.index: i for i in pending}
         with open(self.log, "a") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "lab.bench.child", str(self._spec(pending)), str(events)],
+                [*self._prefix(), sys.executable, "-m", "lab.bench.child",
+                 str(self._spec(pending)), str(events)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=dict(os.environ, LAB_RUN_DIR=str(self.workdir), **self._flavor_env()))
+                env=self._child_env())
             try:
                 current, stalled = self._follow(proc, events, by_index)
             except KeyboardInterrupt:
@@ -154,8 +171,24 @@ class Runner:
             raise LabError(f"benchmark process exited with status {proc.returncode} before "
                            f"measuring anything; log: {self.log}\n{self._log_tail()}")
 
-    def _flavor_env(self) -> dict[str, str]:
-        return native.flavors_runtime_env(self.options.flavor)
+    def _prefix(self) -> list[str]:
+        if "instructions" not in self.channels:
+            return []
+        from lab.callgrind import valgrind_argv
+
+        self.callgrind_dir.mkdir(exist_ok=True)
+        return valgrind_argv(self.callgrind_dir)
+
+    def _child_env(self) -> dict[str, str]:
+        env = dict(os.environ, LAB_RUN_DIR=str(self.workdir),
+                   **native.flavors_runtime_env(self.options.flavor))
+        if "instructions" in self.channels:
+            env["PYTHONHASHSEED"] = "0"  # the same interpreter work in every run
+        if "memory" in self.channels:
+            from lab import alloccount
+
+            env = alloccount.preload_env(env)
+        return env
 
     def _log_tail(self, lines: int = 15) -> str:
         try:
@@ -203,6 +236,17 @@ class Runner:
         if event["event"] == "error":
             self.fail(item, f"failed: {event['error']}")
             return None
+        if "dump" in event:
+            try:
+                event = dict(event, extra=self._callgrind(item, event["dump"]))
+            except (OSError, ValueError) as exc:
+                self.fail(item, f"failed: callgrind dump {event['dump']!r}: {exc}")
+                return None
+        for metric, why in event.get("missing", {}).items():
+            key = (item.impl, item.workload, json.dumps(item.params, sort_keys=True), metric)
+            self.missing[key] = {"impl": item.impl, "workload": item.workload,
+                                 "params": item.params, "metric": metric, "status": "skipped",
+                                 "note": f"{metric}: {why} on this machine"}
         self.store.add_samples(self.run_id, self._samples(item, event))
         self.finished.add(item.index)
         self.progress.advance()
@@ -214,9 +258,40 @@ class Runner:
         for metric, values in event["samples"].items():
             out += [Sample(item.impl, item.workload, item.params, metric, item.rep, v, s)
                     for v, s in zip(values, event["seconds"], strict=True)]
-        out += [Sample(item.impl, item.workload, item.params, metric, item.rep, v)
-                for metric, v in event["measured"].items()]
+        out += [Sample(item.impl, item.workload, item.params, metric, item.rep, v,
+                       channel="measured") for metric, v in event["measured"].items()]
+        for metric, values in event.get("extra", {}).items():
+            out += [Sample(item.impl, item.workload, item.params, metric, item.rep, v,
+                           channel=RESERVED[metric]) for v in values]
         return out
+
+    def _callgrind(self, item: Item, label: str) -> dict[str, list[float]]:
+        """The instruction-channel figures of the dump ``label``; the first dump of each
+        (impl, workload, params) is kept as a per-function profile for the report."""
+        from lab.profile.callgrind_format import alloc_calls, parse_callgrind
+
+        # client-request dumps are complete files callgrind.PID.out.N; the file without a
+        # part number is still being written until the process ends
+        for path in sorted(self.callgrind_dir.glob("callgrind.*.out.*")):
+            if path not in self.dumps_read:
+                self.dumps_read.add(path)
+                dump = parse_callgrind(path)
+                self.dumps[dump.label] = dump
+        dump = self.dumps.pop(label, None)
+        if dump is None:
+            raise ValueError(f"no dump labelled so in {self.callgrind_dir}")
+        t = dump.totals
+        figures = {
+            "vg_instructions": [float(t.get("Ir", 0))],
+            "vg_d1_misses": [float(t.get("D1mr", 0) + t.get("D1mw", 0))],
+            "vg_ll_misses": [float(t.get("ILmr", 0) + t.get("DLmr", 0) + t.get("DLmw", 0))],
+            "vg_allocs": [float(alloc_calls(dump, core_objects(dump)))],
+        }
+        key = (item.impl, item.workload, json.dumps(item.params, sort_keys=True))
+        if key not in self.profiled:
+            self.profiled.add(key)
+            self.store.add_profile(self.run_id, callgrind_profile(item, dump))
+        return figures
 
     @staticmethod
     def _stop(proc: subprocess.Popen) -> None:
@@ -227,6 +302,41 @@ class Runner:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+_EXT_SUFFIX = re.compile(r"\.cpython-[\w-]+\.so")
+"""An extension module's platform tag, left out of function names in reports."""
+
+
+def core_objects(dump: Any) -> set[str]:
+    """The objects of a callgrind dump that are the lab's native cores (cffi modules named
+    ``_lab_<system>_<recipe>_<flavor>``)."""
+    return {f.object for f in dump.functions.values()
+            if f.object and f.object.startswith("_lab_")}
+
+
+def callgrind_profile(item: Item, dump: Any, keep: int = 400) -> dict[str, Any]:
+    """A store profile row from a callgrind dump: the ``keep`` functions with the most
+    instructions of their own, name -> [self, inclusive]."""
+    costs = sorted(dump.functions.items(), key=lambda kv: -kv[1].self.get("Ir", 0))[:keep]
+    return {"impl": item.impl, "workload": item.workload, "params": item.params,
+            "source": "callgrind", "unit": "instructions",
+            "total": float(dump.totals.get("Ir", 0)),
+            "functions": {_EXT_SUFFIX.sub(".so", name): [c.self.get("Ir", 0),
+                                                          c.inclusive.get("Ir", 0)]
+                          for name, c in costs}}
+
+
+def _channel_skips(system: System, plan: Plan, channels: tuple[str, ...]) -> None:
+    """Workloads the run's channels cannot measure become skip notes."""
+    if "instructions" not in channels:
+        return
+    out = [w for w in plan.workloads if not in_process(system.workload(w))]
+    for w in out:
+        plan.skips += [Skip(i, w, None, "skipped: the instruction channel counts in-process "
+                                        "work only (this workload runs in other processes)")
+                       for i in plan.impls]
+    plan.items = [i for i in plan.items if i.workload not in out]
 
 
 def _prebuild(system: System, plan: Plan, flavor: str) -> list[dict[str, Any]]:
@@ -270,6 +380,9 @@ def run_bench(system: System, options: BenchOptions, argv: list[str],
     plan = make_plan(system, options.impls, options.workloads, options.mode, options.params,
                      timing["reps"], options.seed)
     native.flavor(options.flavor)
+    channels = options.channels()
+    _check_channels(options, channels)
+    _channel_skips(system, plan, channels)
     store = open_store()
     fp, fp_hash = fingerprint_for(system)
     commit, dirty = commit_and_dirty(paths.root())
@@ -290,7 +403,7 @@ def run_bench(system: System, options: BenchOptions, argv: list[str],
         try:
             runner.run()
         finally:
-            notes += runner.notes
+            notes += runner.notes + list(runner.missing.values())
     except (Interrupted, KeyboardInterrupt):
         status = "interrupted"
     except Exception as exc:
@@ -301,7 +414,7 @@ def run_bench(system: System, options: BenchOptions, argv: list[str],
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
             results, comparisons = summarize(system, store.samples(run_id), _expand(notes, plan),
-                                             options.noise)
+                                             options.noise, channels)
             store.save_summary(run_id, results, comparisons)
             store.finish_run(run_id, status, error)
         finally:
@@ -312,6 +425,25 @@ def run_bench(system: System, options: BenchOptions, argv: list[str],
     host.hook.lab_bench_finish(summary=summary)
     store.close()
     return summary
+
+
+def _check_channels(options: BenchOptions, channels: tuple[str, ...]) -> None:
+    """Refuse channel options that cannot work here, before anything is recorded."""
+    from lab.errors import UsageError
+
+    if options.metric not in ("time", "instructions"):
+        raise UsageError(f"unknown --metric {options.metric!r}; valid: time, instructions")
+    if "instructions" in channels:
+        if options.counters or options.memory:
+            raise UsageError("--metric instructions runs under valgrind: it cannot be "
+                             "combined with --counters or --memory")
+        from lab.callgrind import check_valgrind
+
+        check_valgrind()
+    if "memory" in channels:
+        from lab import alloccount
+
+        alloccount.preload_env(dict(os.environ, **native.flavors_runtime_env(options.flavor)))
 
 
 def write_reports(summary: RunSummary) -> Path | None:

@@ -36,11 +36,13 @@ def to_json(summary: RunSummary) -> dict[str, Any]:
     def clean(v: Any) -> Any:
         return None if isinstance(v, float) and not math.isfinite(v) else v
 
-    results = [{k: clean(r[k]) for k in ("impl", "workload", "params", "metric", "unit", "better",
-                                          "median", "ci_low", "ci_high", "n", "status", "note")}
+    results = [{k: clean(r.get(k)) for k in ("impl", "workload", "params", "metric", "unit",
+                                              "better", "channel", "median", "ci_low",
+                                              "ci_high", "n", "status", "note")}
                for r in summary.results]
-    comparisons = [{k: clean(c[k]) for k in ("impl", "baseline", "workload", "params", "metric",
-                                              "ratio", "ci_low", "ci_high", "p_value", "verdict")}
+    comparisons = [{k: clean(c.get(k)) for k in ("impl", "baseline", "workload", "params",
+                                                  "metric", "channel", "ratio", "ci_low",
+                                                  "ci_high", "p_value", "verdict")}
                    for c in summary.comparisons]
     run = summary.run
     return {
@@ -61,6 +63,14 @@ def _human(name: str, value: Any, size_param: str | None) -> str:
 
 def _label(params: dict[str, Any], names: list[str], size_param: str | None) -> str:
     return ", ".join(f"{n}={_human(n, params[n], size_param)}" for n in names) or "-"
+
+
+def first_channel(rows: dict[str, dict[str, dict]]) -> str:
+    """The channel of a table's figures (one metric: one channel)."""
+    for row in rows.values():
+        for r in row.values():
+            return r.get("channel") or "wall"
+    return "wall"
 
 
 def print_tables(summary: RunSummary, console: Console) -> None:
@@ -85,7 +95,9 @@ def print_tables(summary: RunSummary, console: Console) -> None:
         names = sorted(first[0]["params"])
         varying = [n for n in names if len({str(f["params"][n]) for f in first}) > 1]
         fixed = _label(first[0]["params"], [n for n in names if n not in varying], size_param)
+        channel = first_channel(rows)
         console.print(f"[bold]{summary.system.name} · {workload} · {metric}[/bold] ({unit}, "
+                      f"{channel} channel, "
                       f"{first[0]['better']} is better; ×ratio vs {base})"
                       + (f" · {fixed}" if fixed != "-" else ""), highlight=False)
         table = Table()

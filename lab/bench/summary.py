@@ -12,8 +12,12 @@ from typing import Any
 import numpy as np
 
 from lab import stats
+from lab.bench.channels import declared_for, metrics_of
 from lab.model import Metric, System
 from lab.store.base import Sample
+
+INSTRUCTION_NOISE = 0.001
+"""The noise band of instruction-channel verdicts: callgrind counts repeat within 0.1%."""
 
 
 def params_key(params: dict[str, Any]) -> str:
@@ -33,16 +37,16 @@ def _seed(*parts: str) -> int:
     return zlib.crc32("|".join(parts).encode())
 
 
-def _metrics(system: System, workload: str) -> dict[str, Metric]:
-    return {m.name: m for m in system.workload(workload).all_metrics()}
-
-
 def summarize(system: System, samples: list[Sample], notes: list[dict[str, Any]],
-              noise: float = stats.NOISE) -> tuple[list[dict], list[dict]]:
+              noise: float = stats.NOISE, channels: tuple[str, ...] = ("wall", "measured"),
+              ) -> tuple[list[dict], list[dict]]:
     """Result rows (ok ones from ``samples``, plus skipped/failed ``notes``) and comparisons.
 
     ``notes`` are dicts with impl, workload, params, status and note; they become rows for
-    every metric of their workload unless the same row was measured.
+    every metric the run's ``channels`` give their workload unless the same row was
+    measured; a note with a ``metric`` key stands for that metric only (an event the machine
+    does not support). Every row carries its metric's channel; comparisons pair rows of one
+    metric, so they never mix channels.
     """
     groups: dict[tuple, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     params_of: dict[str, dict[str, Any]] = {}
@@ -55,35 +59,41 @@ def summarize(system: System, samples: list[Sample], notes: list[dict[str, Any]]
     flats: dict[tuple, np.ndarray] = {}
     for key, by_rep in groups.items():
         impl, workload, pk, metric = key
-        declared = _metrics(system, workload).get(metric)
-        if declared is None:  # a metric the plugin no longer declares: ignore, don't guess
+        found = metrics_of(system, workload).get(metric)
+        if found is None:  # a metric the plugin no longer declares: ignore, don't guess
             continue
         arrays = [np.asarray(v) for _, v in sorted(by_rep.items())]
         summ = stats.summarize(arrays, seed=_seed(*key))
         summaries[key] = summ
         flats[key] = np.concatenate(arrays)
-        results.append(_row(impl, workload, params_of[pk], declared, "ok", None, summ))
+        results.append(_row(impl, workload, params_of[pk], *found, "ok", None, summ))
     measured = {(r["impl"], r["workload"], json.dumps(r["params"], sort_keys=True))
                 for r in results}
     for note in notes:
         pk = json.dumps(note["params"], sort_keys=True)
+        if "metric" in note:
+            metric, channel = metrics_of(system, note["workload"])[note["metric"]]
+            results.append(_row(note["impl"], note["workload"], note["params"], metric,
+                                channel, note["status"], note["note"], None))
+            continue
         if (note["impl"], note["workload"], pk) in measured:
             continue
-        for metric in _metrics(system, note["workload"]).values():
+        by_name = metrics_of(system, note["workload"])
+        for metric in declared_for(system, note["workload"], channels):
             results.append(_row(note["impl"], note["workload"], note["params"], metric,
-                                note["status"], note["note"], None))
+                                by_name[metric.name][1], note["status"], note["note"], None))
     comparisons = _compare_all(system, results, summaries, flats, noise)
     results.sort(key=lambda r: (r["workload"], params_order(r["params"]), r["metric"],
                                 r["impl"]))
     return results, comparisons
 
 
-def _row(impl: str, workload: str, params: dict, metric: Metric, status: str, note: str | None,
-         summ: stats.Summary | None) -> dict:
+def _row(impl: str, workload: str, params: dict, metric: Metric, channel: str, status: str,
+         note: str | None, summ: stats.Summary | None) -> dict:
     nan = float("nan")
     return {
         "impl": impl, "workload": workload, "params": params, "params_key": params_key(params),
-        "metric": metric.name, "unit": metric.unit, "better": metric.better,
+        "metric": metric.name, "unit": metric.unit, "better": metric.better, "channel": channel,
         "median": summ.median if summ else nan, "ci_low": summ.ci_low if summ else nan,
         "ci_high": summ.ci_high if summ else nan, "n": summ.n if summ else 0,
         "status": status, "note": note,
@@ -102,13 +112,14 @@ def _compare_all(system: System, results: list[dict], summaries: dict[tuple, sta
         bkey = (base, r["workload"], pk, r["metric"])
         if bkey not in summaries:
             continue
+        band = min(noise, INSTRUCTION_NOISE) if r["channel"] == "instructions" else noise
         c = stats.compare(summaries[key], summaries[bkey], flats[key], flats[bkey], r["better"],
-                          noise)
+                          band)
         out.append({
             "impl": r["impl"], "baseline": base, "workload": r["workload"],
             "params": r["params"], "params_key": r["params_key"], "metric": r["metric"],
             "ratio": c.ratio, "ci_low": c.ci_low, "ci_high": c.ci_high,
-            "p_value": c.p_value, "verdict": c.verdict,
+            "p_value": c.p_value, "verdict": c.verdict, "channel": r["channel"],
         })
     out.sort(key=lambda c: (c["workload"], params_order(c["params"]), c["metric"], c["impl"]))
     return out

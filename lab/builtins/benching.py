@@ -46,6 +46,10 @@ def reproduce_argv(system: str, options) -> list[str]:  # noqa: ANN001 - BenchOp
         argv += ["--seed", str(options.seed)]
     if options.noise != 0.01:
         argv += ["--noise", str(options.noise)]
+    if options.metric != "time":
+        argv += ["--metric", options.metric]
+    argv += [flag for flag, on in (("--counters", options.counters),
+                                   ("--memory", options.memory)) if on]
     return argv
 
 
@@ -66,13 +70,26 @@ def reproduce_argv(system: str, options) -> list[str]:  # noqa: ANN001 - BenchOp
               help="Seconds an item may run before it is recorded as failed.")
 @click.option("--noise", type=click.FloatRange(0, 1), default=0.01, show_default=True,
               help="Relative band around 1 within which a timed ratio is called 'same'.")
+@click.option("--metric", type=click.Choice(["time", "instructions"]), default="time",
+              show_default=True,
+              help="time: wall clock (plus --counters/--memory); instructions: each "
+                   "in-process workload counted under valgrind (callgrind), deterministic.")
+@click.option("--counters", is_flag=True,
+              help="Add perf event counters (task clock, context switches, page faults, CPU "
+                   "migrations; cycles, instructions, cache and branch misses where supported).")
+@click.option("--memory", is_flag=True,
+              help="Add peak RSS of every process and the native core's allocations per call.")
 @click.option("--no-report", is_flag=True, help="Do not write the HTML/Markdown report.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 def bench_cmd(system: str, workloads: tuple[str, ...], impls: tuple[str, ...],
               params: tuple[str, ...], quick: bool, full: bool, reps: int | None, flavor: str,
-              seed: int, item_timeout: float, noise: float, no_report: bool,
-              as_json: bool) -> None:
-    """Benchmark SYSTEM's implementations side by side on its workloads."""
+              seed: int, item_timeout: float, noise: float, metric: str, counters: bool,
+              memory: bool, no_report: bool, as_json: bool) -> None:
+    """Benchmark SYSTEM's implementations side by side on its workloads.
+
+    Every figure is marked with its channel (wall, measured, counters, instructions,
+    memory); comparisons are made within one channel only.
+    """
     from lab.bench.engine import BenchOptions, run_bench
     from lab.bench.render import print_tables, to_json
     from lab.errors import UsageError
@@ -83,7 +100,8 @@ def bench_cmd(system: str, workloads: tuple[str, ...], impls: tuple[str, ...],
     options = BenchOptions(mode="quick" if quick else "full" if full else "default",
                            impls=list(impls), workloads=list(workloads), params=list(params),
                            flavor=flavor, reps=reps, seed=seed, item_timeout=item_timeout,
-                           noise=noise, report=not no_report)
+                           noise=noise, report=not no_report, counters=counters,
+                           memory=memory, metric=metric)
     err = Console(stderr=True)
     bar, callbacks = _progress_display(err)
     with bar:

@@ -54,6 +54,24 @@ def _fuzz_for(system: System, report_dir: Path):  # noqa: ANN202 - FuzzSection |
             close()
 
 
+def gather_profiles(summary, out_dir: Path) -> tuple[str, list[str]]:  # noqa: ANN001
+    """The "Profiles" section of a run's report: the run's own callgrind profiles and the
+    latest ``lab profile`` of each implementation and workload of its system."""
+    from lab.profile.report import latest_profiles, profiles_section_html, profiles_section_markdown
+    from lab.store import open_store
+
+    store = open_store()
+    try:
+        if not hasattr(store, "profiles"):
+            return "", []
+        own = [dict(p, run_id=summary.run.id) for p in store.profiles(summary.run.id)]
+        profiles = own + latest_profiles(store, summary.system.name)
+    finally:
+        store.close()
+    return (profiles_section_html(profiles, out_dir),
+            profiles_section_markdown(profiles, out_dir))
+
+
 def report_input(summary, fuzz=None):  # noqa: ANN001, ANN201 - RunSummary -> ReportInput
     """Adapt a run summary (and an optional fuzzing section) to the report generator's input."""
     import pandas as pd
@@ -81,7 +99,9 @@ def lab_report_write(summary, out_dir: Path) -> Path:  # noqa: ANN001 - RunSumma
     from lab.report.fuzz import write_charts
 
     fuzz = _fuzz_for(summary.system, out_dir)
-    index = write_report(report_input(summary, fuzz), out_dir)
+    data = report_input(summary, fuzz)
+    data.profiles_html, data.profiles_markdown = gather_profiles(summary, out_dir)
+    index = write_report(data, out_dir)
     write_charts(fuzz, out_dir)
     return index
 

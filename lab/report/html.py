@@ -235,6 +235,7 @@ def render_html(data: ReportInput, results: pd.DataFrame, comparisons: pd.DataFr
         links = "".join(f'<a href="#{escape(f"wl-{n}")}">{escape(n)}</a>'
                         for n in workload_names)
         fuzz = ' <a href="#fuzzing">fuzzing</a>' if data.fuzz is not None else ""
+        fuzz += ' <a href="#profiles">profiles</a>' if data.profiles_html else ""
         body.append(f'<nav class="toc">Workloads: {links}{fuzz} '
                     '<a href="#environment">environment</a>'
                     f' <a href="#reproduce">reproduce</a></nav>')
@@ -257,6 +258,8 @@ def render_html(data: ReportInput, results: pd.DataFrame, comparisons: pd.DataFr
                                       comparisons, impls, charts))
     if data.fuzz is not None:
         body.append(_fuzz_section(data.fuzz))
+    if data.profiles_html:
+        body.append(data.profiles_html)
     body.append('<h2 id="environment">Environment</h2>')
     body.append(f"<p>Fingerprint hash: <code>{escape(data.fingerprint_hash or DASH)}</code></p>")
     fp_rows = flatten_fingerprint(data.fingerprint or {})

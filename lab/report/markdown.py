@@ -95,6 +95,7 @@ def render_markdown(data: ReportInput, results: pd.DataFrame, comparisons: pd.Da
         out += _workload(data, name, results, comparisons, impls, charts, chart_dir)
     if data.fuzz is not None:
         out += fuzz_markdown(data.fuzz, chart_dir)
+    out += data.profiles_markdown
     out += ["## Environment", "", f"Fingerprint hash: `{data.fingerprint_hash or DASH}`", "",
             _code_block(fingerprint_json(data.fingerprint or {}), "json"), ""]
     out += ["## Reproduce", "", _code_block(data.command, "sh"), ""]

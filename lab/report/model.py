@@ -23,17 +23,20 @@ if TYPE_CHECKING:
 
 RESULT_COLUMNS: tuple[str, ...] = (
     "impl", "workload", "params", "params_key", "metric", "unit", "better",
-    "median", "ci_low", "ci_high", "n", "status", "note",
+    "median", "ci_low", "ci_high", "n", "status", "note", "channel",
 )
 COMPARISON_COLUMNS: tuple[str, ...] = (
     "impl", "baseline", "workload", "params_key", "metric",
-    "ratio", "ci_low", "ci_high", "p_value", "verdict",
+    "ratio", "ci_low", "ci_high", "p_value", "verdict", "channel",
 )
 _FLOAT_COLUMNS = ("median", "ci_low", "ci_high", "ratio", "p_value")
 _STR_COLUMNS = (
     "impl", "baseline", "workload", "params_key", "metric", "unit", "better",
-    "status", "note", "verdict",
+    "status", "note", "verdict", "channel",
 )
+LAB_CHANNELS = ("counters", "instructions", "memory")
+"""Channels whose metric names carry the channel in report tables (wall and measured
+figures are the workload's own)."""
 VERDICTS = ("better", "worse", "same")
 DASH = "—"
 
@@ -66,7 +69,8 @@ class ReportInput:
     `RESULT_COLUMNS`; `comparisons` has one row per (impl, workload, params_key, metric) with
     the columns in `COMPARISON_COLUMNS` (ratio = impl / baseline).  Missing columns are
     tolerated and treated as empty.  `fuzz` is the optional fuzzing section of the system
-    (see `lab.report.fuzz`), shown after the workloads.
+    (see `lab.report.fuzz`), shown after the workloads; `profiles_html` and
+    `profiles_markdown` the optional "Profiles" section (see `lab.profile.report`).
     """
 
     system: str
@@ -84,6 +88,8 @@ class ReportInput:
     comparisons: pd.DataFrame
     workloads: dict[str, WorkloadMeta]
     fuzz: FuzzSection | None = None
+    profiles_html: str = ""
+    profiles_markdown: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- normalisation
@@ -326,6 +332,13 @@ def metric_arrow(better: str) -> str:
     return {"higher": " ↑", "lower": " ↓"}.get(better, "")
 
 
+def metric_label(metric: str, channel: str, better: str) -> str:
+    """"task_clock ↓ [counters]": the metric, its better direction and, for the lab's own
+    channels, where the figure came from."""
+    suffix = f" [{channel}]" if channel in LAB_CHANNELS else ""
+    return metric + metric_arrow(better) + suffix
+
+
 def comparison_table(comparisons: pd.DataFrame, results: pd.DataFrame, workload: str,
                      meta: WorkloadMeta | None, impls: list[str]) -> pd.DataFrame:
     """Display rows (strings) of the comparisons of one workload, plus a `_verdict` column.
@@ -340,7 +353,8 @@ def comparison_table(comparisons: pd.DataFrame, results: pd.DataFrame, workload:
         verdict = r.verdict if r.verdict in VERDICTS else ""
         rows.append({
             "Params": fmt_params(r.params_key, meta),
-            "Metric": r.metric + metric_arrow(better.get((workload, r.metric), "")),
+            "Metric": metric_label(r.metric, r.channel,
+                                   better.get((workload, r.metric), "")),
             "Impl": r.impl,
             "Baseline": r.baseline,
             "Ratio": fmt_ratio(r.ratio),
@@ -366,7 +380,7 @@ def results_table(results: pd.DataFrame, workload: str, meta: WorkloadMeta | Non
         median = DASH if math.isnan(r.median) else f"{fmt_num(r.median)}{unit}"
         rows.append({
             "Params": fmt_params(r.params_key, meta),
-            "Metric": r.metric + metric_arrow(r.better),
+            "Metric": metric_label(r.metric, r.channel, r.better),
             "Impl": r.impl,
             "Median": median,
             "95% CI": fmt_ci(r.ci_low, r.ci_high),

@@ -33,7 +33,8 @@ class RunRecord:
 
 @dataclass(frozen=True)
 class Sample:
-    """One raw measurement: ``rep`` is the repetition, ``seconds`` the raw timed duration."""
+    """One raw measurement: ``rep`` is the repetition, ``seconds`` the raw timed duration,
+    ``channel`` where the figure came from (see :mod:`lab.bench.channels`)."""
 
     impl: str
     workload: str
@@ -42,6 +43,7 @@ class Sample:
     rep: int
     value: float
     seconds: float | None = None
+    channel: str = "wall"
 
 
 class Store(Protocol):
@@ -111,6 +113,15 @@ class Store(Protocol):
 
     def coverage(self, system: str) -> list[dict]:
         """Every coverage measurement of ``system``, oldest first."""
+
+    def add_profile(self, run_id: int, profile: dict) -> int:
+        """Store one per-function profile: impl, workload, params, source (``py-spy``,
+        ``perf``, ``callgrind``), unit (``samples``, ``instructions``), total, functions
+        (name -> [self, inclusive]), optional folded ``stacks`` text, ``artifacts`` (name ->
+        path of a file written for the report) and ``note`` (e.g. a partial profile)."""
+
+    def profiles(self, run_id: int) -> list[dict]:
+        """The profiles of one run, in the order they were stored."""
 
     def close(self) -> None:
         """Release the connection."""

@@ -87,6 +87,22 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX coverage_run ON coverage(run_id);
     """,
+    # 4: the measurement channel of every figure (see lab.bench.channels); per-function
+    # profiles (py-spy or perf samples, callgrind instructions) kept for reports and diffs.
+    """
+    ALTER TABLE samples ADD COLUMN channel TEXT NOT NULL DEFAULT 'wall';
+    ALTER TABLE results ADD COLUMN channel TEXT NOT NULL DEFAULT 'wall';
+    ALTER TABLE comparisons ADD COLUMN channel TEXT NOT NULL DEFAULT 'wall';
+    CREATE TABLE profiles (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        impl TEXT NOT NULL, workload TEXT NOT NULL, params TEXT NOT NULL,
+        source TEXT NOT NULL, unit TEXT NOT NULL, total REAL NOT NULL,
+        functions TEXT NOT NULL, stacks TEXT, artifacts TEXT NOT NULL DEFAULT '{}',
+        note TEXT
+    );
+    CREATE INDEX profiles_run ON profiles(run_id);
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

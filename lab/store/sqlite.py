@@ -19,7 +19,7 @@ from lab.store.base import RUN_STATUSES, RunRecord, Sample
 
 BUSY_TIMEOUT_S = 10.0
 TABLES = ("runs", "fingerprints", "samples", "results", "comparisons", "fuzz_stats", "crashes",
-          "coverage")
+          "coverage", "profiles")
 CRASH_STATUSES = ("open", "fixed")
 
 
@@ -106,10 +106,10 @@ class SQLiteStore:
         if not samples:
             return
         self._write(
-            "INSERT INTO samples(run_id, impl, workload, params, metric, rep, value, seconds) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO samples(run_id, impl, workload, params, metric, rep, value, seconds, "
+            "channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(run_id, s.impl, s.workload, canonical(s.params), s.metric, s.rep, s.value,
-              s.seconds) for s in samples])
+              s.seconds, s.channel) for s in samples])
 
     def save_summary(self, run_id: int, results: list[dict], comparisons: list[dict]) -> None:
         try:
@@ -118,15 +118,15 @@ class SQLiteStore:
                 self.conn.execute("DELETE FROM results WHERE run_id = ?", (run_id,))
                 self.conn.execute("DELETE FROM comparisons WHERE run_id = ?", (run_id,))
                 self.conn.executemany(
-                    "INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     [(run_id, r["impl"], r["workload"], canonical(r["params"]), r["metric"],
                       r["unit"], r["better"], r["median"], r["ci_low"], r["ci_high"], r["n"],
-                      r["status"], r.get("note")) for r in results])
+                      r["status"], r.get("note"), r.get("channel", "wall")) for r in results])
                 self.conn.executemany(
-                    "INSERT INTO comparisons VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO comparisons VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     [(run_id, c["impl"], c["baseline"], c["workload"], canonical(c["params"]),
                       c["metric"], c["ratio"], c["ci_low"], c["ci_high"], c["p_value"],
-                      c["verdict"]) for c in comparisons])
+                      c["verdict"], c.get("channel", "wall")) for c in comparisons])
         except sqlite3.Error as exc:
             raise self._error(exc) from None
 
@@ -175,7 +175,7 @@ class SQLiteStore:
     def samples(self, run_id: int) -> list[Sample]:
         rows = self._query("SELECT * FROM samples WHERE run_id = ? ORDER BY rowid", (run_id,))
         return [Sample(r["impl"], r["workload"], json.loads(r["params"]), r["metric"], r["rep"],
-                       r["value"], r["seconds"]) for r in rows]
+                       r["value"], r["seconds"], r["channel"]) for r in rows]
 
     def _summary_rows(self, table: str, run_id: int) -> list[dict]:
         rows = self._query(f"SELECT * FROM {table} WHERE run_id = ? ORDER BY rowid", (run_id,))
@@ -283,6 +283,29 @@ class SQLiteStore:
         return [dict(r) for r in self._query(
             "SELECT c.*, r.started FROM coverage c JOIN runs r ON r.id = c.run_id "
             "WHERE r.system = ? ORDER BY c.run_id", (system,))]
+
+    # -- profiles --------------------------------------------------------------------------
+
+    def add_profile(self, run_id: int, profile: dict) -> int:
+        cols = ("impl", "workload", "params", "source", "unit", "total", "functions", "stacks",
+                "artifacts", "note")
+        row = dict(profile, params=canonical(profile["params"]),
+                   functions=json.dumps(profile["functions"], sort_keys=True),
+                   stacks=profile.get("stacks"),
+                   artifacts=json.dumps(profile.get("artifacts", {}), sort_keys=True))
+        return self._write(f"INSERT INTO profiles(run_id, {', '.join(cols)}) VALUES "
+                           f"(?, {', '.join('?' * len(cols))})",
+                           (run_id, *(row.get(c) for c in cols)))
+
+    def profiles(self, run_id: int) -> list[dict]:
+        out = []
+        for r in self._query("SELECT * FROM profiles WHERE run_id = ? ORDER BY id", (run_id,)):
+            d = dict(r)
+            d["params"] = json.loads(d["params"])
+            d["functions"] = json.loads(d["functions"])
+            d["artifacts"] = json.loads(d["artifacts"])
+            out.append(d)
+        return out
 
     def close(self) -> None:
         self.conn.close()

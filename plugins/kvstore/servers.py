@@ -251,6 +251,10 @@ class Launcher:
         self.current, self.mode = server.start(), persistence
         return server
 
+    def pids(self) -> list[int]:
+        """The running server's process, for counters and profilers (none when stopped)."""
+        return [self.current.pid] if self.current is not None and self.current.alive() else []
+
     def close(self) -> None:
         if self.current is not None:
             self.current.close()

@@ -200,7 +200,7 @@ TABLE = lab.Workload(
               lab.Metric("heap_per_key", "B", "lower")),
     default={"keys": (1_000_000,), "key_size": (16,)},
     quick={"keys": (100_000,), "key_size": (16,)},
-    supports=supports, measure_every_rep=True, baseline=PYTHON_DICT,
+    supports=supports, measure_every_rep=True, baseline=PYTHON_DICT, in_process=True,
 )
 
 PYTHON_DICT_IMPL = lab.Impl(

@@ -11,10 +11,10 @@ import pytest
 from lab import stats
 from lab.stats import NOISE
 
-RESULT_KEYS = {"impl", "workload", "params", "metric", "unit", "better", "median", "ci_low",
-               "ci_high", "n", "status", "note"}
-COMPARISON_KEYS = {"impl", "baseline", "workload", "params", "metric", "ratio", "ci_low",
-                   "ci_high", "p_value", "verdict"}
+RESULT_KEYS = {"impl", "workload", "params", "metric", "unit", "better", "channel", "median",
+               "ci_low", "ci_high", "n", "status", "note"}
+COMPARISON_KEYS = {"impl", "baseline", "workload", "params", "metric", "channel", "ratio",
+                   "ci_low", "ci_high", "p_value", "verdict"}
 
 
 @pytest.fixture

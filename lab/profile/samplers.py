@@ -1,0 +1,145 @@
+"""Sampling profilers the lab drives: py-spy for in-process work, perf for server processes.
+
+- :class:`PySpy` attaches ``py-spy record --native`` to the measuring Python process, so the
+  stacks hold Python frames and the native core's C frames together; it stops by itself when
+  the process exits.
+- :class:`Perf` runs ``perf record -a -g`` over the whole machine and keeps the samples of
+  the server's processes (``perf script`` filtered by pid). It samples system-wide because
+  attaching with ``-p`` gets no samples on some virtual machines (this lab's among them); as
+  root that needs nothing more.
+
+Both give :class:`lab.profile.stacks.Stacks`. A missing tool or a refused attach raises
+:class:`ProfilerError` with what is missing and the install command.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from lab.errors import LabError
+from lab.profile.stacks import Stacks, parse_perf_script, parse_pyspy_raw
+
+PY_SPY_INSTALL = "pip install py-spy (make setup installs it)"
+PERF_INSTALL = "apt-get install linux-perf"
+
+
+class ProfilerError(LabError):
+    """A profiler is missing, not permitted, or failed."""
+
+
+def _py_spy() -> str:
+    here = Path(sys.executable).parent / "py-spy"
+    found = str(here) if here.exists() else shutil.which("py-spy")
+    if not found:
+        raise ProfilerError(f"py-spy is not installed; install it with: {PY_SPY_INSTALL}")
+    return found
+
+
+def _perf() -> str:
+    found = shutil.which("perf")
+    if not found:
+        raise ProfilerError(f"perf is not installed; install it with: {PERF_INSTALL}")
+    return found
+
+
+def check(kind: str) -> None:
+    """Raise :class:`ProfilerError` when the profiler ``kind`` (py-spy, perf) is missing."""
+    {"py-spy": _py_spy, "perf": _perf}[kind]()
+
+
+class PySpy:
+    """``py-spy record --native`` attached to one process, writing folded stacks."""
+
+    source = "py-spy"
+
+    def __init__(self, out: Path, rate: int) -> None:
+        self.out, self.rate = out, rate
+        self.log = out.with_suffix(".log")
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, pid: int) -> None:
+        argv = [_py_spy(), "record", "--pid", str(pid), "--native", "--nolineno",
+                "--rate", str(self.rate), "--format", "raw", "--output", str(self.out)]
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL)
+        time.sleep(0.5)  # py-spy attaches and loads symbols before the work starts
+        if self.proc.poll() is not None:
+            raise ProfilerError(self._failure())
+
+    def stop(self, timeout: float = 60) -> None:
+        """Wait for py-spy to write its output (it ends when the process exits)."""
+        assert self.proc is not None
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait(timeout=30)
+
+    def stacks(self) -> Stacks:
+        if not self.out.exists():
+            raise ProfilerError(self._failure())
+        return parse_pyspy_raw(self.out.read_text(errors="replace"))
+
+    def _failure(self) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        if "ermission" in text or "ptrace" in text.lower():
+            return ("py-spy may not attach (ptrace not permitted): run as root, or allow it "
+                    "with `sysctl kernel.yama.ptrace_scope=0`; py-spy said: "
+                    + " ".join(text.split())[:300])
+        return "py-spy failed: " + (" ".join(text.split())[:300] or "no output")
+
+
+class Perf:
+    """``perf record -a -g`` while the work runs; samples filtered to the server's pids."""
+
+    source = "perf"
+
+    def __init__(self, out: Path, rate: int) -> None:
+        self.out, self.rate = out, rate
+        self.log = out.with_suffix(".log")
+        self.proc: subprocess.Popen | None = None
+        self.pids: set[int] = set()
+
+    def start(self, pids: list[int]) -> None:
+        self.pids = set(pids)
+        argv = [_perf(), "record", "-a", "-g", "-F", str(self.rate), "-e", "cpu-clock",
+                "-o", str(self.out)]
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL)
+        time.sleep(0.5)
+        if self.proc.poll() is not None:
+            raise ProfilerError(self._failure())
+
+    def stop(self, timeout: float = 60) -> None:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stacks(self) -> Stacks:
+        if not self.out.exists():
+            raise ProfilerError(self._failure())
+        script = subprocess.run([_perf(), "script", "-i", str(self.out)], capture_output=True,
+                                text=True, errors="replace", timeout=600)
+        if script.returncode != 0:
+            raise ProfilerError("perf script failed: " + " ".join(script.stderr.split())[:300])
+        return parse_perf_script(script.stdout, self.pids or None)
+
+    def _failure(self) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        if "paranoid" in text or "ermission" in text:
+            return ("perf may not sample the whole machine: run as root, or allow it with "
+                    "`sysctl kernel.perf_event_paranoid=-1`; perf said: "
+                    + " ".join(text.split())[:300])
+        return "perf record failed: " + (" ".join(text.split())[:300] or "no output")
