@@ -137,6 +137,20 @@ def preload_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     return out
 
 
+def without_preload(env: Mapping[str, str]) -> dict[str, str]:
+    """A copy of ``env`` without the counter in ``LD_PRELOAD``: the environment for the
+    processes a measured process starts (a server with an allocator of its own, such as
+    redis-server's jemalloc, must not get the counter)."""
+    out = dict(env)
+    entries = [e for e in out.get("LD_PRELOAD", "").replace(":", " ").split()
+               if not os.path.basename(e).startswith("lab_alloc-")]
+    if entries:
+        out["LD_PRELOAD"] = " ".join(entries)
+    else:
+        out.pop("LD_PRELOAD", None)
+    return out
+
+
 def executable_ranges(path: str | os.PathLike[str],
                       maps: str | None = None) -> list[tuple[int, int]]:
     """The ``[lo, hi)`` address ranges of executable mappings (``r-xp``) of the file

@@ -15,6 +15,7 @@ is one counted call, and ``done`` names the callgrind dump the parent reads.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import traceback
@@ -87,6 +88,8 @@ def _track_allocations(ctx: Any) -> None:
     from lab import alloccount
 
     if STATE.allocs is None:
+        if not alloccount.Counter.available():
+            return
         STATE.allocs = alloccount.Counter()
     for name, module in list(sys.modules.items()):
         if name.startswith("_lab_") and hasattr(module, "ffi") and name not in STATE.tracked:
@@ -142,6 +145,9 @@ def _timed_and_measured(benchmark: Any, item: dict, workload: Any, obj: Any, sta
             _merge(more, extra.count_calls(call, seconds))
         if "memory" in channels and STATE.allocs is not None:
             _merge(more, extra.count_allocations(call, STATE.allocs))
+        elif "memory" in channels:
+            why = "not counted: the allocation counter is not loaded (a sanitizer flavor)"
+            more.missing.update({"allocs": why, "alloc_bytes": why})
     measured: dict[str, float] = {}
     if item["measure"] and workload.measure is not None:
         def run() -> dict:
@@ -216,6 +222,13 @@ def main(argv: list[str]) -> int:
     from lab.host import get_host
 
     spec = json.loads(Path(argv[0]).read_text())
+    if "memory" in spec.get("channels", ()):
+        from lab.alloccount import without_preload
+
+        # the counter is loaded in this process; the processes it starts must not inherit it
+        preloads = without_preload(os.environ)
+        os.environ.pop("LD_PRELOAD", None)
+        os.environ.update(preloads)
     with open(argv[1], "a") as events:
         STATE = State(spec, events)
         STATE.system = get_host().systems()[spec["system"]]

@@ -91,6 +91,8 @@ class Progress:
     start: Callable[[int], None] = lambda total: None
     item: Callable[[Item], None] = lambda item: None
     advance: Callable[[], None] = lambda: None
+    warn: Callable[[str], None] = lambda message: print(f"lab: warning: {message}",
+                                                       file=sys.stderr)
 
 
 class Runner:
@@ -110,6 +112,7 @@ class Runner:
         self.missing: dict[tuple, dict[str, Any]] = {}
         self.callgrind_dir = self.workdir / "callgrind"
         self.profiled: set[tuple] = set()
+        self.count_allocs = True  # preload the allocation counter on the memory channel
         self.dumps: dict[str, Any] = {}
         self.dumps_read: set[Path] = set()
 
@@ -184,7 +187,7 @@ class Runner:
                    **native.flavors_runtime_env(self.options.flavor))
         if "instructions" in self.channels:
             env["PYTHONHASHSEED"] = "0"  # the same interpreter work in every run
-        if "memory" in self.channels:
+        if "memory" in self.channels and self.count_allocs:
             from lab import alloccount
 
             env = alloccount.preload_env(env)
@@ -246,7 +249,7 @@ class Runner:
             key = (item.impl, item.workload, json.dumps(item.params, sort_keys=True), metric)
             self.missing[key] = {"impl": item.impl, "workload": item.workload,
                                  "params": item.params, "metric": metric, "status": "skipped",
-                                 "note": f"{metric}: {why} on this machine"}
+                                 "note": f"{metric}: {why}"}
         self.store.add_samples(self.run_id, self._samples(item, event))
         self.finished.add(item.index)
         self.progress.advance()
@@ -380,8 +383,9 @@ def run_bench(system: System, options: BenchOptions, argv: list[str],
     plan = make_plan(system, options.impls, options.workloads, options.mode, options.params,
                      timing["reps"], options.seed)
     native.flavor(options.flavor)
+    progress = progress or Progress()
+    count_allocs = _check_channels(options, progress.warn)
     channels = options.channels()
-    _check_channels(options, channels)
     _channel_skips(system, plan, channels)
     store = open_store()
     fp, fp_hash = fingerprint_for(system)
@@ -399,7 +403,8 @@ def run_bench(system: System, options: BenchOptions, argv: list[str],
         failed_impls = {n["impl"] for n in build_notes}
         notes += build_notes
         plan.items = [i for i in plan.items if i.impl not in failed_impls]
-        runner = Runner(system, plan, options, store, run_id, progress or Progress())
+        runner = Runner(system, plan, options, store, run_id, progress)
+        runner.count_allocs = count_allocs
         try:
             runner.run()
         finally:
@@ -427,23 +432,35 @@ def run_bench(system: System, options: BenchOptions, argv: list[str],
     return summary
 
 
-def _check_channels(options: BenchOptions, channels: tuple[str, ...]) -> None:
-    """Refuse channel options that cannot work here, before anything is recorded."""
-    from lab.errors import UsageError
+def _check_channels(options: BenchOptions, warn: Callable[[str], None]) -> bool:
+    """Refuse channel options that contradict each other; where a tool the channel needs is
+    missing, warn and measure what can be measured (the benchmark still runs). Returns
+    whether the memory channel can preload the allocation counter."""
+    from lab.errors import LabError, UsageError
 
     if options.metric not in ("time", "instructions"):
         raise UsageError(f"unknown --metric {options.metric!r}; valid: time, instructions")
-    if "instructions" in channels:
+    if options.metric == "instructions":
         if options.counters or options.memory:
             raise UsageError("--metric instructions runs under valgrind: it cannot be "
                              "combined with --counters or --memory")
         from lab.callgrind import check_valgrind
 
-        check_valgrind()
-    if "memory" in channels:
+        try:
+            check_valgrind()
+        except LabError as exc:
+            warn(f"{exc}; measuring wall time instead")
+            options.metric = "time"
+    if options.memory:
         from lab import alloccount
 
-        alloccount.preload_env(dict(os.environ, **native.flavors_runtime_env(options.flavor)))
+        try:
+            alloccount.preload_env(dict(os.environ,
+                                        **native.flavors_runtime_env(options.flavor)))
+        except LabError as exc:
+            warn(f"{exc}; measuring peak RSS without allocation counts")
+            return False
+    return True
 
 
 def write_reports(summary: RunSummary) -> Path | None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -92,7 +91,7 @@ def count_servers(pids: list[int], fn: Callable[[], Any]) -> tuple[Any, Counted]
 def _collect(out: Counted, readings: dict, per: int, prefix: str) -> None:
     for name, r in readings.items():
         if r.value is None:
-            out.missing[prefix + name] = r.status
+            out.missing[prefix + name] = f"{r.status} on this machine"
         else:
             out.samples.setdefault(prefix + name, []).append(r.value / per)
 
@@ -181,7 +180,3 @@ def count_allocations(call: Callable[[], object], counter: Any) -> Counted:
                     "alloc_bytes": [float(counts.core_bytes)]})
 
 
-def timed_seconds(fn: Callable[[], Any]) -> tuple[Any, float]:
-    start = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - start

@@ -25,8 +25,11 @@ def _progress_display(console: Console):  # noqa: ANN202 - returns (rich Progres
                                      f"{','.join(f'{k}={v}' for k, v in sorted(it.params.items()))}"
                                      f" · {it.impl}")
 
+    def warn(message: str) -> None:
+        bar.console.print(f"[yellow]lab: warning:[/yellow] {message}", highlight=False)
+
     return bar, Callbacks(start=lambda total: bar.update(task, total=total),
-                          item=item, advance=lambda: bar.advance(task))
+                          item=item, advance=lambda: bar.advance(task), warn=warn)
 
 
 def reproduce_argv(system: str, options) -> list[str]:  # noqa: ANN001 - BenchOptions

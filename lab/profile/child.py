@@ -1,7 +1,8 @@
 """The profiled process: ``python -m lab.profile.child SPEC.json EVENTS.jsonl``.
 
-It loads one implementation, prepares one workload's input, reports ``ready`` (its own pid and
-the implementation's server pids, from ``obj.pids()``) and blocks on stdin until the parent
+It loads one implementation, prepares one workload's input, reports ``ready`` (its own pid, the
+implementation's server pids from ``obj.pids()`` and the command names of the processes its
+measurements start, from ``obj.process_names()``) and blocks on stdin until the parent
 has its profiler attached and writes a line. Then it repeats the work for the spec's
 ``duration`` seconds (the timed call of an in-process workload, or ``measure`` of a server
 workload) and reports ``done`` (calls, seconds). While it waits it is idle, so a sampling
@@ -52,7 +53,9 @@ def run(spec: dict[str, Any], events: Any) -> int:
         call()  # warm-up, and a failure here is reported before profiling starts
         import os
 
-        _emit(events, {"event": "ready", "pid": os.getpid(), "pids": _pids(obj)})
+        names = getattr(obj, "process_names", None)
+        _emit(events, {"event": "ready", "pid": os.getpid(), "pids": _pids(obj),
+                       "names": list(names()) if callable(names) else []})
         sys.stdin.readline()
         calls, start = 0, time.perf_counter()
         deadline = start + float(spec["duration"])

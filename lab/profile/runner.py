@@ -154,11 +154,13 @@ def _sample(system: System, options: ProfileOptions, impl: str, workload: str,
             why = ready["error"] if ready else f"exit status {child.proc.poll()}"
             raise LabError(f"{impl} on {workload} failed before profiling: {why}; log: "
                            f"{child.log} ({child.tail()})")
-        if not local and not ready["pids"]:
+        if not local and not ready["pids"] and not ready["names"]:
             raise LabError(f"{workload} runs outside the profiled process, but {impl}'s "
-                           "object lists no server processes (a pids() method)")
+                           "object lists neither its processes (a pids() method) nor their "
+                           "command names (process_names())")
         sampler: Any = (samplers.PySpy(workdir / "pyspy.txt", options.rate) if local
-                        else samplers.Perf(workdir / "perf.data", options.rate))
+                        else samplers.Perf(workdir / "perf.data", options.rate,
+                                           names=ready["names"]))
         sampler.start(ready["pid"] if local else ready["pids"])
         child.go()
         done = child.wait_event(timeout=options.duration + 600)

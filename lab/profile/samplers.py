@@ -96,12 +96,14 @@ class PySpy:
 
 
 class Perf:
-    """``perf record -a -g`` while the work runs; samples filtered to the server's pids."""
+    """``perf record -a -g`` while the work runs; samples filtered to the server's pids, or
+    to processes whose command name is in ``names`` (processes started per measurement)."""
 
     source = "perf"
 
-    def __init__(self, out: Path, rate: int) -> None:
+    def __init__(self, out: Path, rate: int, names: list[str] | None = None) -> None:
         self.out, self.rate = out, rate
+        self.names = set(names or ())
         self.log = out.with_suffix(".log")
         self.proc: subprocess.Popen | None = None
         self.pids: set[int] = set()
@@ -134,7 +136,11 @@ class Perf:
                                 text=True, errors="replace", timeout=600)
         if script.returncode != 0:
             raise ProfilerError("perf script failed: " + " ".join(script.stderr.split())[:300])
-        return parse_perf_script(script.stdout, self.pids or None)
+        stacks = parse_perf_script(script.stdout, self.pids or None)
+        if self.pids or not self.names:
+            return stacks
+        # each stack's root frame is the sampled process's command name
+        return Stacks({k: v for k, v in stacks.counts.items() if k[0] in self.names})
 
     def _failure(self) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""

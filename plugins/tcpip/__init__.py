@@ -110,7 +110,7 @@ MEMLINK = lab.Workload(
               lab.Metric("frames", "frames", "lower")),
     default={"cc": ("cubic",), "mtu": (1500, 9000), "mb": (256,)},
     quick={"cc": ("cubic",), "mtu": (1500,), "mb": (64,)}, supports=_ours_only,
-    measure_every_rep=True, baseline="tcpip")
+    measure_every_rep=True, baseline="tcpip", in_process=True)
 
 RR = lab.Workload(
     name="rr", description="request/response: tcpip-peer sends `size` bytes and waits for "

@@ -72,6 +72,11 @@ class Ours:
         self.node, self.peer, self.env, self.lib = node, peer, dict(env or os.environ), lib
         self.impair = impair
 
+    def process_names(self) -> list[str]:
+        """Our stack runs in ``tcpip-node`` processes started for each measurement: a
+        profiler keeps the samples of processes of that name (``lab profile``)."""
+        return [self.node.name[:15]]
+
     def impaired(self, params: Mapping[str, Any]) -> dict[str, float]:
         delay, loss = IMPAIRMENTS[params["impairment"]]
         assert self.impair is not None

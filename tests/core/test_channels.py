@@ -51,8 +51,14 @@ def test_counters_add_software_events_and_say_which_hardware_events_are_missing(
     assert {r["channel"] for r in _rows(doc, "checksum")} == {"measured"}
 
 
-def test_memory_channel_counts_the_cores_allocations_and_peak_rss(run_lab, lab_env) -> None:
-    doc = _bench(run_lab, "--memory")
+def test_memory_channel_counts_the_cores_allocations_and_peak_rss(run_lab, lab_env,
+                                                                  tmp_path: Path) -> None:
+    mark = tmp_path / "child-env"
+    doc = _bench(run_lab, "--memory", env={"TOY_CHILD_ENV_MARK": str(mark)})
+    # the counter is preloaded in the measuring process only: a server it starts (redis with
+    # its own allocator) must not inherit it
+    lines = mark.read_text().splitlines()
+    assert lines and all("lab_alloc" not in line for line in lines), lines
     peak = _rows(doc, "peak_rss")
     assert peak and all(r["channel"] == "memory" and r["median"] > 1 << 20 for r in peak)
     allocs = _rows(doc, "allocs")
@@ -96,15 +102,38 @@ def test_instruction_channel_is_deterministic_and_keeps_a_per_function_profile(
     assert toy_sum[0] >= 3 * 4000  # three passes over 4000 numbers, an instruction each at least
 
 
-def test_instruction_channel_refuses_other_channels_and_missing_valgrind(
+def _path_without(tmp_path: Path, tool: str) -> str:
+    """A PATH with every command of /usr/bin but ``tool``."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for exe in Path("/usr/bin").iterdir():
+        if not exe.name.startswith(tool):
+            (bin_dir / exe.name).symlink_to(exe)
+    return str(bin_dir)
+
+
+def test_instruction_channel_without_valgrind_still_runs_the_benchmark(
         run_lab, tmp_path: Path) -> None:
     res = run_lab("bench", "toy", "--quick", "--metric", "instructions", "--counters")
     assert res.code == 2 and "cannot be combined with --counters" in res.err
-    res = run_lab("bench", "toy", "--quick", "--metric", "instructions",
-                  env={"PATH": str(tmp_path)})
-    assert res.code == 1
+    res = run_lab("bench", "toy", "--quick", "--metric", "instructions", "--json",
+                  "--no-report", env={"PATH": _path_without(tmp_path, "valgrind")})
+    assert res.code == 0, res.err
     assert "valgrind" in res.err and "apt-get install valgrind" in res.err
-    assert "Traceback" not in res.err
+    assert "measuring wall time instead" in res.err and "Traceback" not in res.err
+    doc = res.json()
+    assert _rows(doc, "rate") and not _rows(doc, "vg_instructions")
+
+
+def test_memory_channel_under_a_sanitizer_flavor_measures_rss_only(run_lab) -> None:
+    res = run_lab("bench", "toy", "--quick", "--memory", "--flavor", "debug", "--impl", "slow",
+                  "--json", "--no-report")
+    assert res.code == 0, res.err
+    assert "cannot count allocations under AddressSanitizer" in res.err
+    doc = res.json()
+    assert _rows(doc, "peak_rss") and not _rows(doc, "allocs")
+    notes = [r["note"] for r in _rows(doc, "allocs", "skipped") if r["impl"] == "slow"]
+    assert notes and "allocation counter is not loaded" in notes[0]
 
 
 def test_workloads_may_not_take_the_channels_metric_names() -> None:
