@@ -109,7 +109,7 @@ SYSTEM = lab.System(
     baseline="zlib",
     recipes=(lab.CffiLib("compress", sources=("*.c",), header="compress.h"),),
     requires=(lab.Command("cc", apt="gcc"), lab.AptPackage("python3-dev")),
-    offers=("bench", "fuzz"),
+    offers=("bench", "fuzz", "profile"),
     fuzz_targets=FUZZ_TARGETS,
 )
 

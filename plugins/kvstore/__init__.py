@@ -210,7 +210,7 @@ SYSTEM = lab.System(
              lab.CffiLib(KVLIB, sources=KVLIB_SOURCES, header="kvlib.h", libraries=("pthread",))),
     requires=(lab.Command("cc", apt="gcc"), lab.Command("redis-benchmark", apt="redis-tools"),
               lab.PythonModule("redis", pip="redis")),
-    offers=("bench", "fuzz"),
+    offers=("bench", "fuzz", "profile"),
     fuzz_targets=FUZZ_TARGETS,
 )
 

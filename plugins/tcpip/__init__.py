@@ -142,7 +142,7 @@ SYSTEM = lab.System(
               lab.Command("ping", apt="iputils-ping"),
               lab.Command("curl", apt="curl"), lab.Command("dnsmasq", apt="dnsmasq-base"),
               lab.Command("tshark", apt="tshark")),
-    offers=("bench", "fuzz"),
+    offers=("bench", "fuzz", "profile"),
     fuzz_targets=FUZZ_TARGETS,
 )
 
