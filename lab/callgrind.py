@@ -40,7 +40,7 @@ from lab.requirements import Command
 
 T = TypeVar("T")
 
-MODULE = "_lab_callgrind"
+MODULE = "_labcore_callgrind"
 C_SOURCE = Path(__file__).resolve().parent / "native" / "c" / "lab_callgrind.c"
 CDEF = """
 int lab_cg_running(void);

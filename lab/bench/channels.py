@@ -55,9 +55,11 @@ MEMORY_METRICS: tuple[Metric, ...] = (
     Metric("allocs", "/call", "lower"),
     Metric("alloc_bytes", "B/call", "lower"),
 )
-"""Peak RSS of the measuring process during the item, of the server processes an
-implementation declares (``pids()``), and of the largest process the workload started and
-reaped (wait4); allocations and bytes requested by the native core per call."""
+"""Peak RSS of the measuring process during the item (an absolute peak: the interpreter and
+the implementations loaded so far are in it), of the server processes an implementation
+declares (``pids()``), and of the largest process the workload started and reaped through
+``wait``/``communicate`` (wait4); allocations and bytes requested by the native core per
+call (per measure call for a measure-only workload)."""
 
 _BY_CHANNEL: dict[str, tuple[Metric, ...]] = {
     "counters": COUNTER_METRICS + SERVER_COUNTER_METRICS,
@@ -115,7 +117,7 @@ def declared_for(system: System, workload: str, channels: tuple[str, ...]) -> li
     local = in_process(w)
     if "counters" in channels:
         out += list(COUNTER_METRICS if local else SERVER_COUNTER_METRICS)
-    if "instructions" in channels and local:
+    if "instructions" in channels:  # rows of skipped workloads say why they were skipped
         out += list(INSTRUCTION_METRICS)
     if "memory" in channels:
         out += [MEMORY_METRICS[0]]

@@ -45,6 +45,8 @@ class State:
     system: Any = None
     allocs: Any = None  # a lab.alloccount.Counter when the run measures memory
     tracked: set[str] = field(default_factory=set)
+    cores: dict[str, list[Any]] = field(default_factory=dict)  # impl -> its cffi modules
+    alloc_errors: dict[str, str] = field(default_factory=dict)
 
 
 STATE: State
@@ -71,30 +73,53 @@ def impl_object(name: str) -> Any:
     if name not in STATE.objects:
         system = STATE.system
         flavor = STATE.spec["flavor"]
-        ctx = LoadContext(system, flavor, lambda recipe: native.load(system, recipe, flavor))
+        def build(recipe: str) -> Any:
+            loaded = native.load(system, recipe, flavor)
+            if hasattr(loaded, "ffi"):  # a cffi module: a native core of the lab's
+                STATE.cores.setdefault(name, []).append(loaded)
+            return loaded
+
+        ctx = LoadContext(system, flavor, build)
         try:
             STATE.objects[name] = system.impl(name).load(ctx)
-            _track_allocations(ctx)
+            _track_allocations(name)
         except Exception as exc:
             STATE.load_errors[name] = one_line(exc)
             raise
     return STATE.objects[name]
 
 
-def _track_allocations(ctx: Any) -> None:
-    """With the allocation counter preloaded, register every native module loaded so far."""
+def _track_allocations(impl: str) -> None:
+    """With the allocation counter preloaded, register the native cores ``impl`` loaded; a
+    failure to register costs the allocation figures only (see :func:`_alloc_problem`)."""
     if "memory" not in STATE.spec.get("channels", ()):
         return
     from lab import alloccount
+    from lab.errors import LabError
 
     if STATE.allocs is None:
         if not alloccount.Counter.available():
             return
         STATE.allocs = alloccount.Counter()
-    for name, module in list(sys.modules.items()):
-        if name.startswith("_lab_") and hasattr(module, "ffi") and name not in STATE.tracked:
-            STATE.allocs.add_module(module)
-            STATE.tracked.add(name)
+    try:
+        for module in STATE.cores.get(impl, []):
+            if module.__name__ not in STATE.tracked:
+                STATE.allocs.add_module(module)
+                STATE.tracked.add(module.__name__)
+    except LabError as exc:
+        STATE.alloc_errors[impl] = str(exc)
+
+
+def _alloc_problem(impl: str) -> str | None:
+    """Why the allocations of ``impl`` cannot be counted, or None."""
+    if STATE.allocs is None:
+        return "not counted: the allocation counter is not loaded (a sanitizer flavor)"
+    if impl in STATE.alloc_errors:
+        return f"not counted: {STATE.alloc_errors[impl]}"
+    if not STATE.cores.get(impl):
+        return ("not counted: this implementation has no native core of the lab's "
+                "(allocations are counted in those only)")
+    return None
 
 
 @lru_cache(maxsize=4)
@@ -143,11 +168,8 @@ def _timed_and_measured(benchmark: Any, item: dict, workload: Any, obj: Any, sta
             samples[tm.metric.name] = [tm.convert(s, params) for s in seconds]
         if "counters" in channels:
             _merge(more, extra.count_calls(call, seconds))
-        if "memory" in channels and STATE.allocs is not None:
-            _merge(more, extra.count_allocations(call, STATE.allocs))
-        elif "memory" in channels:
-            why = "not counted: the allocation counter is not loaded (a sanitizer flavor)"
-            more.missing.update({"allocs": why, "alloc_bytes": why})
+        if "memory" in channels:
+            _merge(more, _allocations(item["impl"], call))
     measured: dict[str, float] = {}
     if item["measure"] and workload.measure is not None:
         def run() -> dict:
@@ -156,16 +178,52 @@ def _timed_and_measured(benchmark: Any, item: dict, workload: Any, obj: Any, sta
             children.extend(reaped)
             return out
 
-        if "counters" in channels and pids and workload.timed is None:
-            values, counted = extra.count_servers(pids, run)
-            _merge(more, counted)
-        else:
-            values = run()
+        values = _counted_measure(run, item["impl"], workload, pids, channels, more)
         measured = {k: float(v) for k, v in values.items()}
     if watch is not None:
-        _merge(more, watch.finish(children))
+        _merge(more, watch.finish(children, extra.implementation_pids(obj)))
     return {"samples": samples, "seconds": seconds, "measured": measured,
             "extra": more.samples, "missing": more.missing}
+
+
+def _allocations(impl: str, call: Any) -> Any:
+    """The native core's allocations in one ``call`` (or why they are not counted)."""
+    from lab.bench import extra
+
+    problem = _alloc_problem(impl)
+    if problem is not None:
+        return extra.Counted(missing={"allocs": problem, "alloc_bytes": problem})
+    return extra.count_allocations(call, STATE.allocs)
+
+
+def _counted_measure(run: Any, impl: str, workload: Any, pids: list[int],
+                     channels: list[str], more: Any) -> dict:
+    """``run()`` (the workload's measure) with the run's channels around it: counters of
+    this process for in-process work, of the server processes otherwise; allocations for
+    in-process work without a timed call."""
+    from lab.bench import extra
+    from lab.bench.channels import SERVER_COUNTER_METRICS, in_process
+
+    local = in_process(workload) and workload.timed is None
+    result: dict = {}
+
+    def measured() -> None:
+        if "memory" in channels and local:
+            _merge(more, _allocations(impl, lambda: result.update(run())))
+        else:
+            result.update(run())
+
+    if "counters" not in channels or workload.timed is not None:
+        measured()
+    elif local:
+        _merge(more, extra.count_calls(measured, []))
+    elif pids:
+        _merge(more, extra.count_servers(pids, measured)[1])
+    else:
+        measured()
+        why = "not counted: no server process was running when the measurement started"
+        more.missing.update({m.name: why for m in SERVER_COUNTER_METRICS})
+    return result
 
 
 def _merge(into: Any, more: Any) -> None:

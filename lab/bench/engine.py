@@ -164,6 +164,9 @@ class Runner:
                 self._stop(proc)
                 self._drain(events, by_index)
                 raise Interrupted from None
+            except BaseException:
+                self._stop(proc)  # never leave a measuring process (and its servers) behind
+                raise
         if current is not None and current.index not in self.finished:
             code = proc.returncode
             why = (f"killed by signal {-code}" if code and code < 0 else f"exit status {code}")
@@ -246,14 +249,18 @@ class Runner:
                 self.fail(item, f"failed: callgrind dump {event['dump']!r}: {exc}")
                 return None
         for metric, why in event.get("missing", {}).items():
-            key = (item.impl, item.workload, json.dumps(item.params, sort_keys=True), metric)
-            self.missing[key] = {"impl": item.impl, "workload": item.workload,
-                                 "params": item.params, "metric": metric, "status": "skipped",
-                                 "note": f"{metric}: {why}"}
+            self._missing(item, metric, why)
         self.store.add_samples(self.run_id, self._samples(item, event))
         self.finished.add(item.index)
         self.progress.advance()
         return None
+
+    def _missing(self, item: Item, metric: str, why: str) -> None:
+        """Note that ``metric`` of this item has no value, and why (once per result row)."""
+        key = (item.impl, item.workload, json.dumps(item.params, sort_keys=True), metric)
+        self.missing[key] = {"impl": item.impl, "workload": item.workload,
+                             "params": item.params, "metric": metric, "status": "skipped",
+                             "note": f"{metric}: {why}"}
 
     @staticmethod
     def _samples(item: Item, event: dict[str, Any]) -> list[Sample]:
@@ -264,8 +271,9 @@ class Runner:
         out += [Sample(item.impl, item.workload, item.params, metric, item.rep, v,
                        channel="measured") for metric, v in event["measured"].items()]
         for metric, values in event.get("extra", {}).items():
-            out += [Sample(item.impl, item.workload, item.params, metric, item.rep, v,
-                           channel=RESERVED[metric]) for v in values]
+            if metric in RESERVED:  # a metric the lab does not know is not stored
+                out += [Sample(item.impl, item.workload, item.params, metric, item.rep, v,
+                               channel=RESERVED[metric]) for v in values]
         return out
 
     def _callgrind(self, item: Item, label: str) -> dict[str, list[float]]:
@@ -276,10 +284,14 @@ class Runner:
         # client-request dumps are complete files callgrind.PID.out.N; the file without a
         # part number is still being written until the process ends
         for path in sorted(self.callgrind_dir.glob("callgrind.*.out.*")):
-            if path not in self.dumps_read:
-                self.dumps_read.add(path)
-                dump = parse_callgrind(path)
-                self.dumps[dump.label] = dump
+            if path in self.dumps_read:
+                continue
+            text = path.read_text(errors="replace")
+            if not _complete_dump(text):
+                continue  # the next item's dump, being written: read it next time
+            self.dumps_read.add(path)
+            dump = parse_callgrind(text)
+            self.dumps[dump.label] = dump
         dump = self.dumps.pop(label, None)
         if dump is None:
             raise ValueError(f"no dump labelled so in {self.callgrind_dir}")
@@ -288,8 +300,14 @@ class Runner:
             "vg_instructions": [float(t.get("Ir", 0))],
             "vg_d1_misses": [float(t.get("D1mr", 0) + t.get("D1mw", 0))],
             "vg_ll_misses": [float(t.get("ILmr", 0) + t.get("DLmr", 0) + t.get("DLmw", 0))],
-            "vg_allocs": [float(alloc_calls(dump, core_objects(dump)))],
         }
+        cores = core_objects(dump)
+        if cores:
+            figures["vg_allocs"] = [float(alloc_calls(dump, cores))]
+        else:
+            self._missing(item, "vg_allocs", "not counted: this implementation has no native "
+                                             "core of the lab's (allocations are counted in "
+                                             "those only)")
         key = (item.impl, item.workload, json.dumps(item.params, sort_keys=True))
         if key not in self.profiled:
             self.profiled.add(key)
@@ -311,9 +329,15 @@ _EXT_SUFFIX = re.compile(r"\.cpython-[\w-]+\.so")
 """An extension module's platform tag, left out of function names in reports."""
 
 
+def _complete_dump(text: str) -> bool:
+    """Whether a callgrind file is whole: callgrind writes its ``totals:`` line last."""
+    lines = text.rstrip("\n").rsplit("\n", 1)
+    return text.endswith("\n") and lines[-1].startswith("totals:")
+
+
 def core_objects(dump: Any) -> set[str]:
     """The objects of a callgrind dump that are the lab's native cores (cffi modules named
-    ``_lab_<system>_<recipe>_<flavor>``)."""
+    ``_lab_<system>_<recipe>_<flavor>``; the lab's own helpers are ``_labcore_*``)."""
     return {f.object for f in dump.functions.values()
             if f.object and f.object.startswith("_lab_")}
 
@@ -346,7 +370,10 @@ def _prebuild(system: System, plan: Plan, flavor: str) -> list[dict[str, Any]]:
     """Build the recipes the chosen impls need; a failed build fails those impls only."""
     notes = []
     needed = {r for name in plan.impls for r in system.impl(name).recipes}
-    skipped = {s.impl for s in plan.skips if s.params is None}
+    # implementations skipped for every workload (missing requirements) need no build
+    skipped = {name for name in plan.impls
+               if all(any(s.impl == name and s.workload == w and s.params is None
+                          for s in plan.skips) for w in plan.workloads)}
     for recipe in sorted(needed):
         try:
             native.build(system, recipe, flavor)
@@ -444,10 +471,11 @@ def _check_channels(options: BenchOptions, warn: Callable[[str], None]) -> bool:
         if options.counters or options.memory:
             raise UsageError("--metric instructions runs under valgrind: it cannot be "
                              "combined with --counters or --memory")
-        from lab.callgrind import check_valgrind
+        from lab import callgrind
 
         try:
-            check_valgrind()
+            callgrind.check_valgrind()
+            callgrind.build()  # here, not in the child under valgrind (much slower there)
         except LabError as exc:
             warn(f"{exc}; measuring wall time instead")
             options.metric = "time"

@@ -25,7 +25,7 @@ from typing import Any
 from lab.perfevents import HARDWARE, SOFTWARE, Counters
 
 BATCHES = 5
-BATCH_S = 0.002
+BATCH_S = 0.02  # longer than the kernel's multiplexing interval (4 ms by default)
 EVENTS = SOFTWARE + HARDWARE
 
 
@@ -45,12 +45,14 @@ def _calls_per_batch(seconds: list[float]) -> int:
 
 
 def count_calls(call: Callable[[], object], seconds: list[float]) -> Counted:
-    """Count :data:`EVENTS` over :data:`BATCHES` batches of ``call``; values per call."""
+    """Count :data:`EVENTS` over :data:`BATCHES` batches of ``call``; values per call. With
+    no timings (``seconds`` empty) each batch is one call, and one batch is made."""
     out = Counted()
     n = _calls_per_batch(seconds)
+    batches = BATCHES if seconds else 1
     counters = Counters(EVENTS)
     try:
-        for _ in range(BATCHES):
+        for _ in range(batches):
             with counters:
                 for _ in range(n):
                     call()
@@ -64,7 +66,7 @@ def count_servers(pids: list[int], fn: Callable[[], Any]) -> tuple[Any, Counted]
     """Run ``fn()`` while counting :data:`EVENTS` on each of ``pids`` (summed); metrics are
     named ``server_<event>`` and hold totals for the call."""
     out = Counted()
-    group = [Counters(EVENTS, pid=p) for p in pids]
+    group = [Counters(EVENTS, pid=t) for t in _threads(pids)]
     try:
         for c in group:
             c.start()
@@ -88,10 +90,22 @@ def count_servers(pids: list[int], fn: Callable[[], Any]) -> tuple[Any, Counted]
     return result, out
 
 
+def _threads(pids: list[int]) -> list[int]:
+    """Every thread of ``pids`` (a counter opened for a pid counts its main thread only)."""
+    out = []
+    for pid in pids:
+        try:
+            out += sorted(int(t.name) for t in Path(f"/proc/{pid}/task").iterdir())
+        except OSError:
+            out.append(pid)
+    return out
+
+
 def _collect(out: Counted, readings: dict, per: int, prefix: str) -> None:
     for name, r in readings.items():
         if r.value is None:
-            out.missing[prefix + name] = f"{r.status} on this machine"
+            if prefix + name not in out.samples:  # counted in another batch: keep that
+                out.missing[prefix + name] = f"{r.status} on this machine"
         else:
             out.samples.setdefault(prefix + name, []).append(r.value / per)
 
@@ -128,9 +142,11 @@ def peak_rss(pid: int | str = "self") -> float | None:
 
 @contextmanager
 def reaped_children() -> Iterator[list[float]]:
-    """Within the block, every child process reaped through ``os.waitpid`` (as subprocess
-    does) is reaped with ``os.wait4`` instead; the list yielded collects each one's peak RSS
-    in bytes (ru_maxrss)."""
+    """Within the block, every child process reaped through ``os.waitpid`` (as
+    ``Popen.wait``, ``communicate`` and ``subprocess.run`` do) is reaped with ``os.wait4``
+    instead; the list yielded collects each one's peak RSS in bytes (ru_maxrss). A child
+    reaped by ``Popen.poll`` is missed: poll binds ``os.waitpid`` when subprocess is
+    imported."""
     peaks: list[float] = []
     original = os.waitpid
 
@@ -155,15 +171,18 @@ class MemoryWatch:
         self.local = reset_peak()
         self.servers = all([reset_peak(p) for p in server_pids])
 
-    def finish(self, children: list[float]) -> Counted:
+    def finish(self, children: list[float], server_pids: list[int]) -> Counted:
+        """The figures, given the reaped children's peaks and the server processes now."""
         out = Counted()
         if self.local and (value := peak_rss()) is not None:
             out.samples["peak_rss"] = [value]
         else:
             out.missing["peak_rss"] = "not permitted (/proc/self/clear_refs)"
-        if self.server_pids:
-            peaks = [peak_rss(p) for p in self.server_pids]
-            if self.servers and all(p is not None for p in peaks):
+        if server_pids:
+            # a server started during the item has its whole life as its peak
+            peaks = [peak_rss(p) for p in server_pids]
+            if (self.servers or set(server_pids) != set(self.server_pids)) and all(
+                    p is not None for p in peaks):
                 out.samples["server_peak_rss"] = [float(sum(peaks))]  # type: ignore[arg-type]
             else:
                 out.missing["server_peak_rss"] = "not permitted or the server exited"

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lab.bench.engine import RunSummary
+from lab.bench.summary import INSTRUCTION_NOISE
 
 STYLE = {"better": "green", "worse": "red", "same": "dim"}
 
@@ -135,7 +136,10 @@ def _print_notes(summary: RunSummary, console: Console) -> None:
         for c in summary.comparisons:
             counts[c["verdict"]] += 1
         noise = summary.run.options.get("noise", 0.0)
-        console.print(f"verdicts (95% CI of the ratio beyond 1 ± {noise:.0%}): " + ", ".join(
+        band = f"1 ± {noise:.0%}"
+        if summary.run.options.get("metric") == "instructions":
+            band = f"1 ± {min(noise, INSTRUCTION_NOISE):.1%}"
+        console.print(f"verdicts (95% CI of the ratio beyond {band}): " + ", ".join(
             f"{counts[v]} {v}" for v in ("better", "worse", "same")))
     run = summary.run
     console.print(f"run {run.id}: {run.status}"

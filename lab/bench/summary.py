@@ -69,9 +69,14 @@ def summarize(system: System, samples: list[Sample], notes: list[dict[str, Any]]
         results.append(_row(impl, workload, params_of[pk], *found, "ok", None, summ))
     measured = {(r["impl"], r["workload"], json.dumps(r["params"], sort_keys=True))
                 for r in results}
+    measured_metrics = {(*key[:3], key[3]) for key in
+                        ((r["impl"], r["workload"], json.dumps(r["params"], sort_keys=True),
+                          r["metric"]) for r in results)}
     for note in notes:
         pk = json.dumps(note["params"], sort_keys=True)
         if "metric" in note:
+            if (note["impl"], note["workload"], pk, note["metric"]) in measured_metrics:
+                continue  # measured in another repetition: the figure stands
             metric, channel = metrics_of(system, note["workload"])[note["metric"]]
             results.append(_row(note["impl"], note["workload"], note["params"], metric,
                                 channel, note["status"], note["note"], None))

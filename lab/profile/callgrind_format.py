@@ -26,7 +26,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ALLOCATORS = frozenset({"malloc", "calloc", "realloc", "aligned_alloc", "posix_memalign"})
+ALLOCATORS = frozenset({"malloc", "calloc", "realloc", "reallocarray", "aligned_alloc",
+                        "posix_memalign", "memalign", "valloc", "pvalloc"})
+"""The allocation functions counted, the same set as the LD_PRELOAD counter's."""
 
 _SPEC_RE = re.compile(r"^([a-z]+)=(.*)$")
 _HEADER_RE = re.compile(r"^([A-Za-z][\w-]*):\s*(.*)$")

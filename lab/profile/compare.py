@@ -10,6 +10,7 @@ profile pairs with a run with one profile whatever they measured.
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,8 @@ def profile_diff(store: Any, run_a: int, run_b: int, out_root: Path, by: str = "
         rows, sa, sb = diff_pair(pa, pb, by)
         title = (f"{ra.system} · {pa['workload']} · {pa['impl']}: run {run_a} → run {run_b} "
                  f"({pa['unit']}, {by})")
-        folder = out_root / f"{run_a}-{run_b}" / f"{pa['impl']}-{pa['workload']}"
+        tag = zlib.crc32(json.dumps(pa["params"], sort_keys=True).encode())
+        folder = out_root / f"{run_a}-{run_b}" / f"{pa['impl']}-{pa['workload']}-{tag:08x}"
         files = write_diff(folder, title, rows, pa["unit"], limit, sa, sb)
         out.append(ProfileDiff(run_a, run_b, pa["impl"], pa["workload"], pa["params"],
                                pa["unit"], rows, files))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -108,30 +109,53 @@ class _Child:
                          **native.flavors_runtime_env(flavor)))
         self._seen = 0
 
+    def _complete_lines(self) -> list[str]:
+        text = self.events.read_text()
+        return text.splitlines() if text.endswith("\n") else text.splitlines()[:-1]
+
     def wait_event(self, timeout: float) -> dict[str, Any] | None:
-        """The next event, or None when the process ended (or ``timeout`` passed) first."""
+        """The next complete event, or None when the process ended (or ``timeout`` passed)
+        without writing one."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            lines = self.events.read_text().splitlines()
+            ended = self.proc.poll() is not None
+            lines = self._complete_lines()  # read after poll: nothing written is missed
             if len(lines) > self._seen:
                 self._seen += 1
                 return json.loads(lines[self._seen - 1])
-            if self.proc.poll() is not None:
+            if ended:
                 return None
             time.sleep(0.05)
         return None
 
-    def go(self) -> None:
+    def go(self) -> bool:
+        """Tell the child to start the work; False when it is gone."""
         assert self.proc.stdin is not None
-        self.proc.stdin.write("go\n")
-        self.proc.stdin.flush()
+        try:
+            self.proc.stdin.write("go\n")
+            self.proc.stdin.flush()
+            return True
+        except BrokenPipeError:
+            return False
 
     def finish(self, timeout: float = 60) -> int:
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            self.stop()
             return self.proc.wait()
+
+    def stop(self) -> None:
+        """Stop the child so that it still closes its implementation (servers it started):
+        SIGINT first (it raises KeyboardInterrupt wherever the child is), SIGKILL after 15 s."""
+        if self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
     def tail(self) -> str:
         try:
@@ -140,14 +164,32 @@ class _Child:
             return ""
 
 
+def _sampler(local: bool, workdir: Path, options: ProfileOptions, ready: dict) -> Any:
+    if local:
+        return samplers.PySpy(workdir / "pyspy.txt", options.rate)
+    return samplers.Perf(workdir / "perf.data", options.rate, names=ready.get("names"))
+
+
+def _profiled_work(child: _Child, sampler: Any, options: ProfileOptions
+                   ) -> tuple[dict, str | None]:
+    """Let the child work while ``sampler`` records; (the done event or {}, a note)."""
+    done = child.wait_event(timeout=options.duration + 600) if child.go() else None
+    if done is not None and done["event"] == "done":
+        return done, None
+    why = done["error"] if done else f"exit status {child.finish()}"
+    return {}, f"partial profile: the workload failed while profiled ({why}); log: {child.log}"
+
+
 def _sample(system: System, options: ProfileOptions, impl: str, workload: str,
             params: dict[str, Any], workdir: Path) -> tuple[Any, dict, str | None]:
-    """Run the child under the right sampler; (sampler, done event or {}, note)."""
+    """Run the child under the right sampler; (sampler, done event or {}, note). The child
+    and the sampler are stopped however this ends."""
     local = in_process(system.workload(workload))
     samplers.check("py-spy" if local else "perf")
     spec = {"system": system.name, "impl": impl, "workload": workload, "params": params,
             "flavor": options.flavor, "duration": options.duration}
     child = _Child(workdir, spec, options.flavor)
+    sampler = None
     try:
         ready = child.wait_event(timeout=600)
         if ready is None or ready["event"] != "ready":
@@ -158,29 +200,22 @@ def _sample(system: System, options: ProfileOptions, impl: str, workload: str,
             raise LabError(f"{workload} runs outside the profiled process, but {impl}'s "
                            "object lists neither its processes (a pids() method) nor their "
                            "command names (process_names())")
-        sampler: Any = (samplers.PySpy(workdir / "pyspy.txt", options.rate) if local
-                        else samplers.Perf(workdir / "perf.data", options.rate,
-                                           names=ready["names"]))
+        sampler = _sampler(local, workdir, options, ready)
         sampler.start(ready["pid"] if local else ready["pids"])
-        child.go()
-        done = child.wait_event(timeout=options.duration + 600)
-        note = None
-        if done is None or done["event"] != "done":
-            why = done["error"] if done else f"exit status {child.finish()}"
-            note = (f"partial profile: the workload failed while profiled ({why}); "
-                    f"log: {child.log}")
+        done, note = _profiled_work(child, sampler, options)
         if not local:
+            sampler.pids.update(done.get("pids", ()))  # a server restarted meanwhile
             sampler.stop()
         code = child.finish()
         if local:
-            sampler.stop()
+            sampler.stop()  # py-spy writes its file once the process has exited
         if note is None and code != 0:
             note = f"the profiled process exited with status {code} after the work"
-        return sampler, done if done and done["event"] == "done" else {}, note
+        return sampler, done, note
     finally:
-        if child.proc.poll() is None:
-            child.proc.kill()
-            child.proc.wait()
+        child.stop()
+        if sampler is not None:
+            sampler.stop()
 
 
 def run_profile(system: System, options: ProfileOptions, argv: list[str]) -> ProfileResult:
@@ -205,7 +240,10 @@ def run_profile(system: System, options: ProfileOptions, argv: list[str]) -> Pro
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         sampler, done, note = _sample(system, options, impl, workload, params, workdir)
-        stacks = sampler.stacks()
+        try:
+            stacks = sampler.stacks()
+        except ValueError as exc:
+            raise LabError(f"{sampler.source}'s output could not be read: {exc}") from None
         if not stacks.counts:
             raise LabError(f"{sampler.source} recorded no samples of {impl} on {workload}; "
                            f"log: {sampler.log}")

@@ -26,6 +26,25 @@ from lab.profile.stacks import Stacks, parse_perf_script, parse_pyspy_raw
 
 PY_SPY_INSTALL = "pip install py-spy (make setup installs it)"
 PERF_INSTALL = "apt-get install linux-perf"
+PERF_FIELDS = "comm,pid,tid,cpu,time,period,event,ip,sym,dso"
+"""``perf script`` fields: ``pid/tid`` in each header, so samples filter by process."""
+
+
+def _stop(proc: subprocess.Popen, timeout: float, wait_first: bool) -> None:
+    if proc.poll() is not None:
+        return
+    if wait_first:
+        try:
+            proc.wait(timeout=timeout)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=timeout if not wait_first else 30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 class ProfilerError(LabError):
@@ -73,13 +92,10 @@ class PySpy:
             raise ProfilerError(self._failure())
 
     def stop(self, timeout: float = 60) -> None:
-        """Wait for py-spy to write its output (it ends when the process exits)."""
+        """Wait for py-spy to write its output (it ends when the process exits); SIGINT
+        (it writes what it has) after ``timeout``, SIGKILL 30 s later."""
         assert self.proc is not None
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.send_signal(signal.SIGINT)
-            self.proc.wait(timeout=30)
+        _stop(self.proc, timeout, wait_first=True)
 
     def stacks(self) -> Stacks:
         if not self.out.exists():
@@ -120,22 +136,22 @@ class Perf:
             raise ProfilerError(self._failure())
 
     def stop(self, timeout: float = 60) -> None:
+        """SIGINT (perf writes its file), SIGKILL after ``timeout``; idempotent."""
         assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        _stop(self.proc, timeout, wait_first=False)
 
     def stacks(self) -> Stacks:
         if not self.out.exists():
             raise ProfilerError(self._failure())
-        script = subprocess.run([_perf(), "script", "-i", str(self.out)], capture_output=True,
-                                text=True, errors="replace", timeout=600)
+        try:
+            script = subprocess.run([_perf(), "script", "-i", str(self.out), "-F", PERF_FIELDS],
+                                    capture_output=True, text=True, errors="replace",
+                                    timeout=600)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ProfilerError(f"perf script failed: {exc}") from None
         if script.returncode != 0:
             raise ProfilerError("perf script failed: " + " ".join(script.stderr.split())[:300])
+        self.out.unlink()  # system-wide call graphs are large; the folded stacks are kept
         stacks = parse_perf_script(script.stdout, self.pids or None)
         if self.pids or not self.names:
             return stacks

@@ -93,6 +93,13 @@ MIGRATIONS: list[str] = [
     ALTER TABLE samples ADD COLUMN channel TEXT NOT NULL DEFAULT 'wall';
     ALTER TABLE results ADD COLUMN channel TEXT NOT NULL DEFAULT 'wall';
     ALTER TABLE comparisons ADD COLUMN channel TEXT NOT NULL DEFAULT 'wall';
+    UPDATE samples SET channel = 'measured' WHERE seconds IS NULL;
+    UPDATE results SET channel = 'measured' WHERE EXISTS (
+        SELECT 1 FROM samples s WHERE s.run_id = results.run_id AND s.metric = results.metric
+        AND s.seconds IS NULL);
+    UPDATE comparisons SET channel = 'measured' WHERE EXISTS (
+        SELECT 1 FROM samples s WHERE s.run_id = comparisons.run_id
+        AND s.metric = comparisons.metric AND s.seconds IS NULL);
     CREATE TABLE profiles (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         run_id INTEGER NOT NULL REFERENCES runs(id),

@@ -81,7 +81,8 @@ def test_instruction_channel_is_deterministic_and_keeps_a_per_function_profile(
     for doc in (first, second):
         rows = _rows(doc, "vg_instructions")
         assert {r["impl"] for r in rows} == {"fast", "slow", "fast-again"}
-        assert all(r["channel"] == "instructions" and r["n"] == 3 for r in rows)
+        assert all(r["channel"] == "instructions" and r["n"] == 3 for r in rows), [
+            (r["channel"], r["n"]) for r in rows]
         counts[doc["run_id"]] = {r["impl"]: r["median"] for r in rows}
     a, b = counts.values()
     for impl in a:
@@ -144,3 +145,24 @@ def test_workloads_may_not_take_the_channels_metric_names() -> None:
     assert any("'task_clock' is reserved for the lab's counters channel" in p
                for p in problems), problems
     assert RESERVED["vg_instructions"] == "instructions" and RESERVED["peak_rss"] == "memory"
+
+
+def test_summary_keeps_the_reason_a_workload_has_no_instruction_figures() -> None:
+    from lab.bench.summary import summarize
+    from lab.store.base import Sample
+
+    server = lab.Workload("server", "d", {"n": (1,)}, prepare=lambda p: None,
+                          measure=lambda o, s, p: {}, measured=(lab.Metric("ops", "ops/s"),))
+    s = lab.System("s", "server", "d", (lab.Impl("a", "a", load=lambda c: None),), (server,),
+                   "a")
+    note = {"impl": "a", "workload": "server", "params": {"n": 1}, "status": "skipped",
+            "note": "skipped: the instruction channel counts in-process work only"}
+    results, _ = summarize(s, [], [note], channels=("instructions",))
+    assert {r["metric"] for r in results} >= {"vg_instructions"}
+    assert all(r["status"] == "skipped" and r["channel"] == "instructions" for r in results)
+    # a metric measured in one repetition and missing in another keeps its figure only
+    sample = Sample("a", "server", {"n": 1}, "server_task_clock", 0, 5.0, channel="counters")
+    missing = dict(note, metric="server_task_clock", note="server_task_clock: not counted")
+    results, _ = summarize(s, [sample], [missing], channels=("wall", "measured", "counters"))
+    rows = [r for r in results if r["metric"] == "server_task_clock"]
+    assert [(r["status"], r["median"]) for r in rows] == [("ok", 5.0)]
