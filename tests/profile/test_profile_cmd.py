@@ -111,3 +111,53 @@ def test_the_bench_report_shows_the_latest_profile(run_lab) -> None:
     html = Path(res.json()["report"]).read_text()
     assert 'id="profiles"' in html and "data:image/svg+xml;base64," in html
     assert "toy_sum (toy.c)" in html
+
+
+@pytest.mark.parametrize(("system", "sampler"), [("toy", "py-spy"), ("kvstore", "perf")])
+def test_interrupted_profile_leaves_no_process_behind(lab_env, system: str,
+                                                      sampler: str) -> None:
+    """Servers the profiled implementation started are closed too (kvstore's server)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from labtest import ROOT
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lab.cli", "profile", system, "--duration", "60"],
+        env={**os.environ, **lab_env}, cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not _children(proc.pid, sampler):
+        time.sleep(0.2)
+    assert _children(proc.pid, sampler), f"{sampler} never started"
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)  # to the lab process only, as a CI cancel would
+    proc.communicate(timeout=90)
+    assert proc.returncode != 0
+    time.sleep(0.5)
+    leftovers = [p for p in Path("/proc").iterdir() if p.name.isdigit()
+                 and lab_env["LAB_CACHE"].encode() in _cmdline(p)]
+    assert not leftovers, [_cmdline(p) for p in leftovers]
+
+
+def _cmdline(proc_dir: Path) -> bytes:
+    try:
+        return (proc_dir / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _children(pid: int, name: str) -> list[int]:
+    out = []
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            stat = (p / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and name.encode() in _cmdline(p):
+            out.append(int(p.name))
+    return out
