@@ -19,15 +19,13 @@ the dump made by the N-th client request of process PID is ``DIR/callgrind.PID.o
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import importlib.util
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import TypeVar
@@ -36,6 +34,7 @@ import cffi
 
 from lab import paths
 from lab.errors import BuildError, LabError
+from lab.native.cache import locked
 from lab.requirements import Command
 
 T = TypeVar("T")
@@ -110,17 +109,6 @@ def build_dir() -> Path:
     return paths.cache_dir() / "core" / f"callgrind-{source_key()}"
 
 
-@contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _compile(out_dir: Path) -> Path:
     """Compile the module into ``out_dir``; return the shared object's path."""
     from lab.native.cffi_builder import captured_output, diagnostics
@@ -158,7 +146,7 @@ def build() -> Path:
     so = _so_in(final)
     if so is not None:
         return so
-    with _locked(final.parent / ".callgrind.lock"):
+    with locked(final.parent / ".callgrind.lock"):
         so = _so_in(final)
         if so is not None:
             return so
