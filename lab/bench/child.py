@@ -117,8 +117,9 @@ def _alloc_problem(impl: str) -> str | None:
     if impl in STATE.alloc_errors:
         return f"not counted: {STATE.alloc_errors[impl]}"
     if not STATE.cores.get(impl):
-        return ("not counted: this implementation has no native core of the lab's "
-                "(allocations are counted in those only)")
+        from lab.bench.instructions import NO_CORE
+
+        return NO_CORE
     return None
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from typing import Any
 
 from lab import native, paths
 from lab.bench.channels import RESERVED, in_process, run_channels
+from lab.bench.instructions import DumpReader, callgrind_profile, instruction_figures
 from lab.bench.plan import Item, Plan, Skip, make_plan
 from lab.bench.summary import summarize
 from lab.errors import BuildError, LabError
@@ -113,8 +113,7 @@ class Runner:
         self.callgrind_dir = self.workdir / "callgrind"
         self.profiled: set[tuple] = set()
         self.count_allocs = True  # preload the allocation counter on the memory channel
-        self.dumps: dict[str, Any] = {}
-        self.dumps_read: set[Path] = set()
+        self.dumps = DumpReader(self.callgrind_dir)
 
     def fail(self, item: Item, note: str) -> None:
         self.notes.append({"impl": item.impl, "workload": item.workload, "params": item.params,
@@ -279,39 +278,16 @@ class Runner:
     def _callgrind(self, item: Item, label: str) -> dict[str, list[float]]:
         """The instruction-channel figures of the dump ``label``; the first dump of each
         (impl, workload, params) is kept as a per-function profile for the report."""
-        from lab.profile.callgrind_format import alloc_calls, parse_callgrind
-
-        # client-request dumps are complete files callgrind.PID.out.N; the file without a
-        # part number is still being written until the process ends
-        for path in sorted(self.callgrind_dir.glob("callgrind.*.out.*")):
-            if path in self.dumps_read:
-                continue
-            text = path.read_text(errors="replace")
-            if not _complete_dump(text):
-                continue  # the next item's dump, being written: read it next time
-            self.dumps_read.add(path)
-            dump = parse_callgrind(text)
-            self.dumps[dump.label] = dump
-        dump = self.dumps.pop(label, None)
-        if dump is None:
-            raise ValueError(f"no dump labelled so in {self.callgrind_dir}")
-        t = dump.totals
-        figures = {
-            "vg_instructions": [float(t.get("Ir", 0))],
-            "vg_d1_misses": [float(t.get("D1mr", 0) + t.get("D1mw", 0))],
-            "vg_ll_misses": [float(t.get("ILmr", 0) + t.get("DLmr", 0) + t.get("DLmw", 0))],
-        }
-        cores = core_objects(dump)
-        if cores:
-            figures["vg_allocs"] = [float(alloc_calls(dump, cores))]
-        else:
-            self._missing(item, "vg_allocs", "not counted: this implementation has no native "
-                                             "core of the lab's (allocations are counted in "
-                                             "those only)")
+        dump = self.dumps.take(label)
+        figures, missing = instruction_figures(dump)
+        for metric, why in missing.items():
+            self._missing(item, metric, why)
         key = (item.impl, item.workload, json.dumps(item.params, sort_keys=True))
         if key not in self.profiled:
             self.profiled.add(key)
-            self.store.add_profile(self.run_id, callgrind_profile(item, dump))
+            self.store.add_profile(self.run_id, dict(callgrind_profile(dump), impl=item.impl,
+                                                     workload=item.workload,
+                                                     params=item.params))
         return figures
 
     @staticmethod
@@ -323,35 +299,6 @@ class Runner:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-_EXT_SUFFIX = re.compile(r"\.cpython-[\w-]+\.so")
-"""An extension module's platform tag, left out of function names in reports."""
-
-
-def _complete_dump(text: str) -> bool:
-    """Whether a callgrind file is whole: callgrind writes its ``totals:`` line last."""
-    lines = text.rstrip("\n").rsplit("\n", 1)
-    return text.endswith("\n") and lines[-1].startswith("totals:")
-
-
-def core_objects(dump: Any) -> set[str]:
-    """The objects of a callgrind dump that are the lab's native cores (cffi modules named
-    ``_lab_<system>_<recipe>_<flavor>``; the lab's own helpers are ``_labcore_*``)."""
-    return {f.object for f in dump.functions.values()
-            if f.object and f.object.startswith("_lab_")}
-
-
-def callgrind_profile(item: Item, dump: Any, keep: int = 400) -> dict[str, Any]:
-    """A store profile row from a callgrind dump: the ``keep`` functions with the most
-    instructions of their own, name -> [self, inclusive]."""
-    costs = sorted(dump.functions.items(), key=lambda kv: -kv[1].self.get("Ir", 0))[:keep]
-    return {"impl": item.impl, "workload": item.workload, "params": item.params,
-            "source": "callgrind", "unit": "instructions",
-            "total": float(dump.totals.get("Ir", 0)),
-            "functions": {_EXT_SUFFIX.sub(".so", name): [c.self.get("Ir", 0),
-                                                          c.inclusive.get("Ir", 0)]
-                          for name, c in costs}}
 
 
 def _channel_skips(system: System, plan: Plan, channels: tuple[str, ...]) -> None:
