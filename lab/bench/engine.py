@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -111,6 +112,8 @@ class Runner:
         self.channels = options.channels()
         self.missing: dict[tuple, dict[str, Any]] = {}
         self.callgrind_dir = self.workdir / "callgrind"
+        # a run id can come again (a new store beside an old cache): never read old dumps
+        shutil.rmtree(self.callgrind_dir, ignore_errors=True)
         self.profiled: set[tuple] = set()
         self.count_allocs = True  # preload the allocation counter on the memory channel
         self.dumps = DumpReader(self.callgrind_dir)

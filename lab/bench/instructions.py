@@ -79,12 +79,26 @@ def instruction_figures(dump: CallgrindDump) -> tuple[dict[str, list[float]], di
     return figures, {}
 
 
+ADDRESS = re.compile(r"^0x[0-9a-fA-F]+(?= |$)")
+"""A function callgrind knows only by its address (no symbol): the address changes from run
+to run with the memory layout, so such functions are merged per object."""
+
+
+def function_name(key: str) -> str:
+    """The name a profile keeps for a dump's function key: no platform tag, and code without
+    a symbol as ``[no symbol] (object)``."""
+    return ADDRESS.sub("[no symbol]", EXT_SUFFIX.sub(".so", key))
+
+
 def callgrind_profile(dump: CallgrindDump, keep: int = 400) -> dict[str, Any]:
     """A store profile row (without impl, workload and params) from a dump: the ``keep``
-    functions with the most instructions of their own, name -> [self, inclusive]."""
-    costs = sorted(dump.functions.items(), key=lambda kv: -kv[1].self.get("Ir", 0))[:keep]
+    functions with the most instructions of their own, name -> [self, inclusive]
+    (inclusive summed over merged functions without a symbol)."""
+    merged: dict[str, list[int]] = {}
+    for key, c in dump.functions.items():
+        row = merged.setdefault(function_name(key), [0, 0])
+        row[0] += c.self.get("Ir", 0)
+        row[1] += c.inclusive.get("Ir", 0)
+    kept = sorted(merged.items(), key=lambda kv: (-kv[1][0], kv[0]))[:keep]
     return {"source": "callgrind", "unit": "instructions",
-            "total": float(dump.totals.get("Ir", 0)),
-            "functions": {EXT_SUFFIX.sub(".so", name): [c.self.get("Ir", 0),
-                                                         c.inclusive.get("Ir", 0)]
-                          for name, c in costs}}
+            "total": float(dump.totals.get("Ir", 0)), "functions": dict(kept)}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -237,7 +238,8 @@ def run_profile(system: System, options: ProfileOptions, argv: list[str]) -> Pro
                              options=dict(asdict(options), impl=impl, workload=workload,
                                           params=params))
     workdir = paths.cache_dir() / "runs" / f"profile-{run_id}"
-    workdir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(workdir, ignore_errors=True)  # a run id can come again with a new store
+    workdir.mkdir(parents=True)
     try:
         sampler, done, note = _sample(system, options, impl, workload, params, workdir)
         try:
