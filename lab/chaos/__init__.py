@@ -1,0 +1,1 @@
+"""Fault injection with recorded histories, checkers, replay and shrinking (`lab chaos`)."""
