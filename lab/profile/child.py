@@ -12,6 +12,7 @@ profiler that skips idle threads records only the work.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -23,14 +24,14 @@ def _emit(events: Any, event: dict[str, Any]) -> None:
     events.flush()
 
 
-def _work(system: Any, spec: dict[str, Any], obj: Any) -> tuple[Any, Any]:
-    """(the call to repeat, the prepared input)."""
+def _work(system: Any, spec: dict[str, Any], obj: Any) -> Any:
+    """The call to repeat, on its prepared input."""
     workload = system.workload(spec["workload"])
     params = spec["params"]
     state = workload.prepare(params)
     if workload.timed is not None:
-        return workload.timed(obj, state, params), state
-    return (lambda: workload.measure(obj, state, params)), state
+        return workload.timed(obj, state, params)
+    return lambda: workload.measure(obj, state, params)
 
 
 def _pids(obj: Any) -> list[int]:
@@ -49,17 +50,15 @@ def run(spec: dict[str, Any], events: Any) -> int:
     ctx = LoadContext(system, flavor, lambda recipe: native.load(system, recipe, flavor))
     obj = system.impl(spec["impl"]).load(ctx)
     try:
-        call, _state = _work(system, spec, obj)
+        call = _work(system, spec, obj)
         call()  # warm-up, and a failure here is reported before profiling starts
-        import os
-
         names = getattr(obj, "process_names", None)
         _emit(events, {"event": "ready", "pid": os.getpid(), "pids": _pids(obj),
                        "names": list(names()) if callable(names) else []})
         sys.stdin.readline()
         calls, start = 0, time.perf_counter()
         deadline = start + float(spec["duration"])
-        while calls < spec.get("max_calls", 10**9) and time.perf_counter() < deadline:
+        while time.perf_counter() < deadline:
             call()
             calls += 1
         _emit(events, {"event": "done", "calls": calls,
