@@ -16,6 +16,9 @@ hookspec = pluggy.HookspecMarker("lab")
 
 __version__ = "0.1.0"
 
+from lab.chaos.model import ChaosSuite, Placement  # noqa: E402
+from lab.chaos.model import Scenario as ChaosScenario  # noqa: E402
+from lab.chaos.nemesis import Nemesis  # noqa: E402
 from lab.model import (  # noqa: E402  (the markers above must exist before plugins import lab)
     SHAPES,
     CffiLib,
@@ -36,12 +39,16 @@ __all__ = [
     "SHAPES",
     "AptPackage",
     "CffiLib",
+    "ChaosScenario",
+    "ChaosSuite",
     "Command",
     "Executable",
     "FuzzTarget",
     "Impl",
     "LoadContext",
     "Metric",
+    "Nemesis",
+    "Placement",
     "PythonModule",
     "Reject",
     "SharedLibrary",

@@ -55,6 +55,12 @@ def lab_register_commands() -> list[click.Command]:
     """Return click commands to add to the ``lab`` command line."""
 
 
+@hookspec
+def lab_register_nemeses() -> list[Any]:
+    """Return chaos faults (:class:`lab.chaos.nemesis.Nemesis`) this plugin adds to
+    ``lab chaos``; one with a built-in's name replaces the built-in."""
+
+
 # ----------------------------------------------------------------------------------------
 # Environment and storage.
 # ----------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ BUILTINS = (
     "lab.builtins.fuzzing",
     "lab.builtins.covering",
     "lab.builtins.profiling",
+    "lab.builtins.chaosing",
 )
 
 

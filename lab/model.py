@@ -258,6 +258,7 @@ class System:
     ``baseline`` names the implementation every other one is compared with (the reference a
     user would otherwise pick). ``requires`` is the toolchain the native core needs.
     ``apt``/``pip`` list extra packages ``make setup`` installs for this system.
+    ``chaos`` is its :class:`lab.chaos.model.ChaosSuite` when it offers ``chaos``.
     """
 
     name: str
@@ -272,6 +273,7 @@ class System:
     source: str = ""
     targets: Path | None = None
     fuzz_targets: tuple[FuzzTarget, ...] = ()
+    chaos: Any = None
 
     def impl(self, name: str) -> Impl:
         return next(i for i in self.impls if i.name == name)
@@ -377,6 +379,11 @@ def validate_system(s: Any) -> list[str]:
                      for r in i.recipes if r not in recipe_names]
     for w in s.workloads:
         problems += _check_workload(w)
+    if s.chaos is not None or "chaos" in s.offers:
+        from lab.chaos.model import validate_suite
+
+        problems += (validate_suite(s.chaos) if s.chaos is not None
+                     else ["offers 'chaos' but declares no chaos suite"])
     problems += _check_names("fuzz target", [t.name for t in s.fuzz_targets])
     for t in s.fuzz_targets:
         problems += _check_fuzz_target(t, recipe_names)

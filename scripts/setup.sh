@@ -15,6 +15,8 @@ FUZZ_APT=(clang-14 libclang-rt-14-dev llvm-14 zlib1g-dev)
 # `lab profile` and the measurement channels: perf (server flame graphs), valgrind with its
 # headers (the instruction channel's callgrind client requests).
 PROFILE_APT=(linux-perf valgrind)
+# `lab chaos`: libfaketime (clock faults), nftables (partitions inside the lab's namespaces).
+CHAOS_APT=(faketime nftables)
 ATHERIS_VERSION=3.0.0
 
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -43,7 +45,7 @@ pip_() {
     return "${PIPESTATUS[0]}"
 }
 
-apt_install "${BASE_APT[@]}" "${FUZZ_APT[@]}" "${PROFILE_APT[@]}"
+apt_install "${BASE_APT[@]}" "${FUZZ_APT[@]}" "${PROFILE_APT[@]}" "${CHAOS_APT[@]}"
 
 if [ ! -x "$VENV/bin/python" ]; then
     echo "setup: creating $VENV with $($PY --version)"

@@ -123,5 +123,15 @@ class Store(Protocol):
     def profiles(self, run_id: int) -> list[dict]:
         """The profiles of one run, in the order they were stored."""
 
+    def add_chaos_case(self, run_id: int, case: dict) -> int:
+        """Record one chaos case (impl, scenario, seed, status, valid, stats, verdicts,
+        folder); returns its id."""
+
+    def update_chaos_case(self, case_id: int, case: dict) -> None:
+        """Replace a stored case's status, validity, stats and verdicts (after shrinking)."""
+
+    def chaos_cases(self, run_id: int) -> list[dict]:
+        """The chaos cases of one run, in the order they were stored."""
+
     def close(self) -> None:
         """Release the connection."""

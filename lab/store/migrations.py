@@ -110,6 +110,18 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX profiles_run ON profiles(run_id);
     """,
+    # 5: chaos cases (one scenario against one implementation), their verdicts and figures;
+    # the history and schedule stay in the case's folder.
+    """
+    CREATE TABLE chaos_cases (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        impl TEXT NOT NULL, scenario TEXT NOT NULL, seed INTEGER NOT NULL,
+        status TEXT NOT NULL, valid INTEGER, stats TEXT NOT NULL, verdicts TEXT NOT NULL,
+        folder TEXT NOT NULL
+    );
+    CREATE INDEX chaos_cases_run ON chaos_cases(run_id);
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

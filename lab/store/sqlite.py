@@ -19,7 +19,7 @@ from lab.store.base import RUN_STATUSES, RunRecord, Sample
 
 BUSY_TIMEOUT_S = 10.0
 TABLES = ("runs", "fingerprints", "samples", "results", "comparisons", "fuzz_stats", "crashes",
-          "coverage", "profiles")
+          "coverage", "profiles", "chaos_cases")
 CRASH_STATUSES = ("open", "fixed")
 
 
@@ -304,6 +304,38 @@ class SQLiteStore:
             d["params"] = json.loads(d["params"])
             d["functions"] = json.loads(d["functions"])
             d["artifacts"] = json.loads(d["artifacts"])
+            out.append(d)
+        return out
+
+    # -- chaos cases -------------------------------------------------------------------------
+    def add_chaos_case(self, run_id: int, case: dict) -> int:
+        valid = case.get("valid")
+        return self._write(
+            "INSERT INTO chaos_cases(run_id, impl, scenario, seed, status, valid, stats, "
+            "verdicts, folder) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, case["impl"], case["scenario"], int(case["seed"]), case["status"],
+             None if valid is None else int(bool(valid)),
+             json.dumps(case.get("stats", {}), sort_keys=True, default=repr),
+             json.dumps(case.get("verdicts", []), sort_keys=True, default=repr),
+             case["folder"]))
+
+    def update_chaos_case(self, case_id: int, case: dict) -> None:
+        valid = case.get("valid")
+        self._write("UPDATE chaos_cases SET status = ?, valid = ?, stats = ?, verdicts = ? "
+                    "WHERE id = ?",
+                    (case["status"], None if valid is None else int(bool(valid)),
+                     json.dumps(case.get("stats", {}), sort_keys=True, default=repr),
+                     json.dumps(case.get("verdicts", []), sort_keys=True, default=repr),
+                     case_id))
+
+    def chaos_cases(self, run_id: int) -> list[dict]:
+        out = []
+        for r in self._query("SELECT * FROM chaos_cases WHERE run_id = ? ORDER BY id",
+                             (run_id,)):
+            d = dict(r)
+            d["valid"] = None if d["valid"] is None else bool(d["valid"])
+            d["stats"] = json.loads(d["stats"])
+            d["verdicts"] = json.loads(d["verdicts"])
             out.append(d)
         return out
 

@@ -15,7 +15,9 @@ implementation ``python-dict``, which only that workload runs). Servers are pinn
 and the load generators to the others (recorded in the run with the filesystem of the data
 directories). The ``kvlib`` cffi recipe (the core without its network layer) serves the
 ``table`` workload and the fuzz targets ``resp``, ``aof_load`` and ``commands``
-(`plugins.kvstore.fuzzing`).
+(`plugins.kvstore.fuzzing`). ``lab chaos kvstore`` runs the scenarios of `plugins.kvstore.chaos`
+against both servers, plus the test build ``kvstore-server-nofsync`` (``-DKV_TEST_SKIP_FSYNC``:
+it acknowledges writes without syncing the log) that the durability checker must catch.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import lab
-from plugins.kvstore import load, persist, servers
+from plugins.kvstore import chaos, load, persist, servers
 from plugins.kvstore import table as table_workload
 from plugins.kvstore.fuzzing import FUZZ_TARGETS
 from plugins.kvstore.fuzzing import RECIPE as KVLIB
@@ -206,18 +208,26 @@ SYSTEM = lab.System(
          RECOVERY, REWRITE)) + (table_workload.TABLE,),
     baseline="redis",
     recipes=(lab.Executable(RECIPE, sources=("*.c",), libraries=("pthread",)),
+             lab.Executable(chaos.NOFSYNC_RECIPE, sources=("*.c",),
+                            cflags=("-DKV_TEST_SKIP_FSYNC",), libraries=("pthread",)),
              lab.Executable(LOADGEN, sources=("loadgen/*.c",), libraries=("pthread", "m")),
              lab.CffiLib(KVLIB, sources=KVLIB_SOURCES, header="kvlib.h", libraries=("pthread",))),
     requires=(lab.Command("cc", apt="gcc"), lab.Command("redis-benchmark", apt="redis-tools"),
               lab.PythonModule("redis", pip="redis")),
-    offers=("bench", "fuzz", "profile"),
+    offers=("bench", "fuzz", "profile", "chaos"),
     fuzz_targets=FUZZ_TARGETS,
+    chaos=chaos.SUITE,
 )
 
 
 @lab.hookimpl
 def lab_register_systems() -> list[lab.System]:
     return [SYSTEM]
+
+
+@lab.hookimpl
+def lab_register_nemeses() -> list[lab.Nemesis]:
+    return list(chaos.NEMESES)
 
 
 @lab.hookimpl

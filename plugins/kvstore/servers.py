@@ -73,9 +73,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def ping(port: int, timeout: float = 1.0) -> bool:
+def ping(port: int, timeout: float = 1.0, host: str = "127.0.0.1") -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        with socket.create_connection((host, port), timeout=timeout) as s:
             s.sendall(b"PING\r\n")
             return s.recv(16).startswith(b"+PONG")
     except OSError:
@@ -84,7 +84,11 @@ def ping(port: int, timeout: float = 1.0) -> bool:
 
 @dataclass
 class Server:
-    """A running server process: ``port``, ``pid``, ``workdir`` (its data directory)."""
+    """A running server process: ``port``, ``pid``, ``workdir`` (its data directory).
+
+    ``host`` is the address it serves on; ``log_file`` where its output goes (default
+    ``workdir/server.log``); ``prefix`` is put before ``argv`` when starting (e.g.
+    ``ip netns exec NAME`` to run it in a network namespace)."""
 
     name: str
     argv: list[str]
@@ -93,10 +97,13 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
     populated: dict[str, int] = field(default_factory=dict)
+    host: str = "127.0.0.1"
+    log_file: Path | None = None
+    prefix: list[str] = field(default_factory=list)
 
     @property
     def log(self) -> Path:
-        return self.workdir / "server.log"
+        return self.log_file or self.workdir / "server.log"
 
     @property
     def pid(self) -> int:
@@ -106,26 +113,27 @@ class Server:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self, poll: float = 0.05) -> Server:
-        """Start the process and return once it answers PING (polling every ``poll`` s)."""
+    def start(self, poll: float = 0.05, ready_timeout: float = READY_TIMEOUT) -> Server:
+        """Start the process and return once it answers PING (polling every ``poll`` s, for
+        at most ``ready_timeout`` s)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         pinned = server_cpus()
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                self.argv, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
+                [*self.prefix, *self.argv], cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, env={**os.environ, **self.env},
                 preexec_fn=lambda: os.sched_setaffinity(0, pinned))
-        deadline = time.monotonic() + READY_TIMEOUT
+        deadline = time.monotonic() + ready_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with status {self.proc.returncode} at "
                                    f"start: {self.log_tail()}")
-            if ping(self.port):
+            if ping(self.port, host=self.host):
                 return self
             time.sleep(poll)
-        self.close()
+        self.stop()  # its data stays: the caller decides (a chaos restart must not lose it)
         raise RuntimeError(f"{self.name} did not answer PING on port {self.port} within "
-                           f"{READY_TIMEOUT:.0f} s: {self.log_tail()}")
+                           f"{ready_timeout:.0f} s: {self.log_tail()}")
 
     def log_tail(self, lines: int = 5) -> str:
         try:
