@@ -122,7 +122,8 @@ def write_fuzz_only(system: System, store: Any) -> Path | None:
 def report_cmd(system: str, run_id: int | None) -> None:
     """Write the report of a recorded bench run under reports/SYSTEM/RUN/, with a fuzzing
     section when SYSTEM has fuzz data; with fuzz data but no bench run, a fuzzing-only report
-    under reports/SYSTEM/fuzz/."""
+    under reports/SYSTEM/fuzz/. A chaos run's report is written again from its cases, under
+    reports/SYSTEM/chaos/RUN/."""
     from lab.bench.engine import RunSummary, write_reports
     from lab.errors import UsageError
     from lab.store import open_store
@@ -139,8 +140,13 @@ def report_cmd(system: str, run_id: int | None) -> None:
         else:
             if run.system != s.name:
                 raise UsageError(f"run {run.id} is a run of {run.system}, not {s.name}")
-            path = write_reports(RunSummary(run, s, store.results(run.id),
-                                            store.comparisons(run.id)))
+            if run.kind == "chaos":
+                from lab.chaos.runner import rewrite_report
+
+                path = rewrite_report(s, store, run)
+            else:
+                path = write_reports(RunSummary(run, s, store.results(run.id),
+                                                store.comparisons(run.id)))
     finally:
         store.close()
     click.echo(f"report: {path}")

@@ -100,25 +100,15 @@ def _arm_nodes(cluster: Cluster, needs: set[str], workdir: Path, m: _Machinery) 
             m.clocks[node.name] = clock
 
 
-_TRACKED: set[tuple[int, int | None]] = set()
-"""Processes (pid, start time) of this lab process' cases recorded with
-:mod:`lab.chaos.cleanup`."""
-
-
 def track(node: Any) -> None:
     """Record the node's current processes, so that they are reaped if the lab dies."""
-    for pid in node.pids():
-        key = (pid, cleanup.start_time(pid))
-        if key not in _TRACKED:
-            cleanup.track_pid(pid)
-            _TRACKED.add(key)
+    cleanup.track_node(node)
 
 
 def _start(node: Any, shim: Any) -> None:
     if shim is not None:
         shim.mark_durable()
-    node.start()
-    track(node)
+    cleanup.start_tracked(node)
 
 
 def _first_start(node: Any, m: _Machinery) -> None:
@@ -446,13 +436,6 @@ def run_case(spec: CaseSpec) -> Case:
     return case
 
 
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
 def _schedule_end(schedule: list[Fault]) -> float:
     """When the last timed fault ends (anchored faults wait for operations, not time)."""
     return max((f.at + f.duration for f in schedule if f.after_ops is None), default=0.0)
@@ -495,7 +478,7 @@ def _tear_down(cluster: Cluster | None, m: _Machinery, logs: Path) -> list[str]:
         steps.append(("stop the cluster", lambda: cluster.close(logs)))
     for shim in m.shims.values():
         steps.append(("reset the fsync shim", lambda shim=shim: shim.set_mode("normal")))
-    steps.append(("forget stopped processes", _forget_stopped))
+    steps.append(("forget stopped processes", cleanup.forget_stopped))
     if m.network is not None and hasattr(m.network, "__exit__"):
         steps.append(("remove the network", lambda: m.network.__exit__(None, None, None)))
     if m.disk is not None:
@@ -509,7 +492,3 @@ def _tear_down(cluster: Cluster | None, m: _Machinery, logs: Path) -> list[str]:
     return problems
 
 
-def _forget_stopped() -> None:
-    for key in [k for k in _TRACKED if cleanup.start_time(k[0]) != k[1] or _zombie(k[0])]:
-        cleanup.untrack_pid(key[0])
-        _TRACKED.discard(key)

@@ -86,6 +86,56 @@ def untrack_pid(pid: int) -> None:
         _save(path, data)
 
 
+_TRACKED: set[tuple[int, int | None]] = set()
+"""Processes (pid, start time) this lab process recorded through :func:`track_node`."""
+
+
+def track_node(node: Any) -> None:
+    """Record the node's current processes (each once), so that they are reaped if the lab
+    process dies."""
+    for pid in node.pids():
+        key = (pid, start_time(pid))
+        if key not in _TRACKED:
+            track_pid(pid)
+            _TRACKED.add(key)
+
+
+def start_tracked(node: Any, poll: float = 0.005) -> None:
+    """``node.start()``, recording its processes while it starts (a start can take seconds
+    while the server loads its log: a lab killed meanwhile must not leave it behind).
+    Exceptions of ``start`` propagate."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            node.start()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+            failure.append(e)
+
+    starter = threading.Thread(target=run, name="chaos-start", daemon=True)
+    starter.start()
+    while starter.is_alive():
+        track_node(node)
+        starter.join(poll)
+    track_node(node)
+    if failure:
+        raise failure[0]
+
+
+def forget_stopped() -> None:
+    """Drop the records of tracked processes that have ended."""
+    for key in [k for k in _TRACKED if start_time(k[0]) != k[1] or _zombie(k[0])]:
+        untrack_pid(key[0])
+        _TRACKED.discard(key)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def track_mount(where: Path) -> None:
     _update("mounts", str(where), True)
 

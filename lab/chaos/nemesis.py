@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lab.chaos.cleanup import start_tracked
 from lab.chaos.model import Node
 
 NEEDS = ("fs", "disk", "clock", "network")
@@ -96,8 +97,9 @@ def skip_reason(nemesis: Nemesis, ctx: FaultContext) -> str | None:
 # ---- process faults -------------------------------------------------------------------
 
 def restart(ctx: FaultContext) -> str:
-    """Start the node again if it is down (first applying a pending crash to its files);
-    one line on the outcome. A node that will not start stays down (the checkers see it)."""
+    """Start the node again if it is down (its files first marked durable as they are, when
+    the unsynced-loss shim watches them: the crash, if any, was applied already); one line
+    on the outcome. A node that will not start stays down (the checkers see it)."""
     node = ctx.node
     if node.alive():
         return "already running"
@@ -105,7 +107,7 @@ def restart(ctx: FaultContext) -> str:
         ctx.shim.mark_durable()
     began = time.monotonic()
     try:
-        node.start()
+        start_tracked(node)
     except RuntimeError as e:
         ctx.stats["failed_restarts"] = ctx.stats.get("failed_restarts", 0) + 1
         return f"did not restart: {' '.join(str(e).split())[:300]}"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,6 +31,7 @@ from lab.chaos.case import CaseSpec, run_case
 from lab.chaos.checkers import Verdict
 from lab.chaos.model import ChaosSuite, Scenario
 from lab.chaos.nemesis import Nemesis, registered
+from lab.chaos.report import write_report
 from lab.chaos.results import Case, load_case
 from lab.chaos.schedule import QUIET, Fault, generate
 from lab.chaos.shrink import ddmin
@@ -339,12 +341,27 @@ def _complete(system: System, store: Any, run_id: int, seed: int, specs: list[Ca
 
 def _report(system: System, run_id: int, cases: list[Case], title: str, store: Any
             ) -> Path | None:
-    from lab.chaos.report import write_report
-
     out = paths.reports_dir() / system.name / "chaos" / str(run_id)
     run = store.run(run_id)
     return write_report(cases, out, title=title, run_id=run_id,
                         command=" ".join(run.command))
+
+
+def rewrite_report(system: System, store: Any, run: Any) -> Path:
+    """The report of recorded chaos run ``run``, written again from its case folders (a case
+    whose folder is gone is left out, and said so)."""
+    cases = []
+    for row in store.chaos_cases(run.id):
+        try:
+            cases.append(load_case(Path(row["folder"])))
+        except ValueError as e:
+            print(f"lab report: case {row['impl']}/{row['scenario']} left out: {e}",
+                  file=sys.stderr)
+    if not cases:
+        raise UsageError(f"chaos run {run.id} has no case left to report")
+    title = f"{system.name}: chaos run {run.id}"
+    return write_report(cases, paths.reports_dir() / system.name / "chaos" / str(run.id),
+                        title=title, run_id=run.id, command=" ".join(run.command))
 
 
 def replay(system_name: str | None, run_id: int, options: ChaosOptions, argv: list[str],

@@ -3,6 +3,8 @@ registry plugins extend, and the reasons a fault is skipped."""
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import signal
 import subprocess
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.chaos import nemesis
+from lab.chaos import cleanup, nemesis
 from lab.chaos.nemesis import BUILTIN, FaultContext, Nemesis, registry, skip_reason
 
 SLEEPER = """
@@ -68,6 +70,12 @@ class SleeperNode:
         return self.data_dir.parent / "log"
 
 
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Restarts record their processes for the reaper: keep those records in tmp_path."""
+    monkeypatch.setenv("LAB_CACHE", str(tmp_path / "cache"))
+
+
 @pytest.fixture
 def node(tmp_path: Path):
     n = SleeperNode(tmp_path)
@@ -102,6 +110,8 @@ def test_kill_then_restart(node: SleeperNode) -> None:
     assert node.alive() and node.pids()[0] != old
     assert healed.startswith("restarted in")
     assert ctx.stats["restarts"] == 1 and ctx.stats["recovery_s"] > 0
+    owner = json.loads((cleanup.owners_dir() / f"{os.getpid()}.json").read_text())
+    assert node.pids()[0] in [pid for pid, _ in owner["pids"]]  # reaped if the lab dies
 
 
 def test_pause_stops_and_resume_continues(node: SleeperNode) -> None:

@@ -52,6 +52,10 @@ def test_fifty_kills_under_always_lose_nothing_on_either_server(run_lab) -> None
     table = html[html.index("<table"):html.index("</table>")]
     assert "kvstore" in table and "redis" in table  # the side-by-side comparison
     assert (Path(doc["report"]).parent / "kvstore-kill-always.png").exists()
+    Path(doc["report"]).unlink()
+    again = run_lab("report", "kvstore", "--run", str(doc["run_id"]), timeout=120)
+    assert again.code == 0 and again.out.strip() == f"report: {doc['report']}", again.err
+    assert "kill-always" in Path(doc["report"]).read_text()  # written again from the cases
 
 
 def test_a_store_that_skips_fsync_is_caught_shrunk_and_replayed(run_lab) -> None:
