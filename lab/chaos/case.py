@@ -336,9 +336,12 @@ def _stats(history: History, verdicts: list[Verdict], faults: _Faults | None,
 
 def loss_windows(history: History, lost: list[Any], applied: list[AppliedFault],
                  t0: float) -> list[dict[str, Any]]:
-    """The lost acknowledged writes grouped by the first fault that began after their
-    acknowledgement: per fault, how many were lost and ``window_s``, how long before the
-    fault the earliest of them was acknowledged (what ``everysec`` puts at risk)."""
+    """The lost acknowledged writes grouped by the fault that lost them (the first one not
+    over when they were acknowledged): per fault, how many were lost, ``window_s`` the span
+    of time whose acknowledged writes vanished (first to last lost acknowledgement) and
+    ``before_fault_s`` how long before the fault began the earliest of them was acknowledged
+    (what ``everysec`` puts at risk before a crash; 0 when all were acknowledged during
+    the fault, as under a lying fsync)."""
     if not lost:
         return []
     wanted = set(lost)
@@ -347,10 +350,13 @@ def loss_windows(history: History, lost: list[Any], applied: list[AppliedFault],
         if (invoke.f == "add" and done is not None and done.type == OK
                 and invoke.value in wanted and invoke.value not in acked):
             acked[invoke.value] = done.time - t0
-    starts = [(f.start, i) for i, f in enumerate(applied) if not f.skipped]
+    # a write acknowledged while a fault is in force (its reply left before the crash and
+    # arrived after) belongs to that fault: the first fault that had not ended yet
+    ends = [(f.end if f.end is not None else f.start, i) for i, f in enumerate(applied)
+            if not f.skipped]
     groups: dict[int | None, list[float]] = {}
     for t in acked.values():
-        after = next((i for start, i in starts if start >= t), None)
+        after = next((i for end, i in ends if end >= t), None)
         groups.setdefault(after, []).append(t)
     out = []
     for index, times in sorted(groups.items(), key=lambda kv: min(kv[1])):
@@ -358,7 +364,9 @@ def loss_windows(history: History, lost: list[Any], applied: list[AppliedFault],
         reference = fault.start if fault is not None else max(times)
         out.append({"fault": index, "nemesis": fault.nemesis if fault else None,
                     "count": len(times), "first_ack": round(min(times), 4),
-                    "window_s": round(reference - min(times), 4)})
+                    "last_ack": round(max(times), 4),
+                    "window_s": round(max(times) - min(times), 4),
+                    "before_fault_s": round(max(0.0, reference - min(times)), 4)})
     return out
 
 

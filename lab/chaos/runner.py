@@ -186,18 +186,23 @@ def shrink_case(spec: CaseSpec, case: Case, options: ChaosOptions,
     folders = Path(case.folder) / "shrink"
     shutil.rmtree(folders, ignore_errors=True)
     counter = [0]
-    smallest: list[Any] = [faults, ops]
+    smallest: list[Any] = [faults, ops, None]
 
     def fails(fs: list[Fault], os_: list[int]) -> bool:
         counter[0] += 1
-        trial = _run(_replay_spec(spec, fs, os_, folders / str(counter[0])))
+        folder = folders / str(counter[0])
+        trial = _run(_replay_spec(spec, fs, os_, folder))
         if trial.status == "interrupted":
             raise KeyboardInterrupt
         hit = bool(failing & set(failures(spec.scenario, trial)))
         say(f"  shrink replay {counter[0]}: {len(fs)} faults, {len(os_)} ops -> "
             f"{'fails' if hit else 'passes'}")
-        if hit and (len(fs), len(os_)) < (len(smallest[0]), len(smallest[1])):
-            smallest[:] = [fs, os_]
+        if hit and (len(fs), len(os_)) <= (len(smallest[0]), len(smallest[1])):
+            if smallest[2] is not None:
+                shutil.rmtree(smallest[2], ignore_errors=True)
+            smallest[:] = [fs, os_, folder]
+        else:  # only the smallest failing replay is kept, as evidence
+            shutil.rmtree(folder, ignore_errors=True)
         return hit
 
     budget = options.shrink_replays
@@ -229,7 +234,8 @@ def shrink_case(spec: CaseSpec, case: Case, options: ChaosOptions,
     return {"faults": fault_result.summary("faults"), "ops": op_summary,
             "schedule": [f.to_dict() for f in kept], "ops_kept": kept_ops,
             "replays": counter[0], "reproduced": True,
-            "interrupted": record.get("interrupted", False)}
+            "interrupted": record.get("interrupted", False),
+            "evidence": str(smallest[2]) if smallest[2] is not None else None}
 
 
 def _open(system: System, kind_options: dict[str, Any], argv: list[str]) -> tuple[Any, int]:

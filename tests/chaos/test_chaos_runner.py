@@ -123,3 +123,27 @@ def test_suite_validation_names_each_problem() -> None:
     assert any("implementation 'y' is not in the suite" in p for p in problems)
     assert validate_suite("suite") == ["chaos must be a lab.ChaosSuite, got str"]
     assert validate_suite(SUITE) == []
+
+
+def test_loss_windows_attribute_each_lost_write_to_the_fault_that_lost_it() -> None:
+    from lab.chaos.case import loss_windows
+    from lab.chaos.history import History, Op
+
+    t0 = 100.0
+    acks = {1: 0.2, 2: 0.7, 3: 1.05, 4: 1.6, 5: 2.9}  # element -> ack time since t0
+    h = History()
+    for element, t in sorted(acks.items(), key=lambda kv: kv[1]):
+        h.append(Op(0, "invoke", "add", "s", element, t0 + t - 0.01))
+        h.append(Op(0, "ok", "add", "s", element, t0 + t))
+    faults = [AppliedFault("crash", "n1", 1.0, 1.2), AppliedFault("pause", "n1", 1.4, 1.5,
+                                                                   skipped="no"),
+              AppliedFault("crash", "n1", 2.0, 2.3)]
+    windows = loss_windows(h, [1, 2, 3, 4, 5], faults, t0)
+    # 1 and 2 before the first crash, 3 acknowledged during it (its reply left before the
+    # kill), 4 before the second crash, 5 after every fault
+    assert [(w["fault"], w["count"]) for w in windows] == [(0, 3), (2, 1), (None, 1)]
+    assert windows[0]["window_s"] == round(1.05 - 0.2, 4)  # first to last lost ack
+    assert windows[0]["before_fault_s"] == round(1.0 - 0.2, 4)
+    assert windows[1]["window_s"] == 0.0 and windows[1]["before_fault_s"] == round(2.0 - 1.6, 4)
+    assert windows[2]["before_fault_s"] == 0.0
+    assert loss_windows(h, [], faults, t0) == []

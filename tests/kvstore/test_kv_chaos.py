@@ -78,6 +78,9 @@ def test_a_store_that_skips_fsync_is_caught_shrunk_and_replayed(run_lab) -> None
     assert int(match[2]) == len(shrink["schedule"]) < len(applied)
     assert all(f["nemesis"] == "crash" for f in shrink["schedule"])
     assert re.match(r"\d+ ops -> \d+ \(", shrink["ops"])
+    evidence = Path(shrink["evidence"])  # the smallest failing replay, kept
+    assert (evidence / "history.jsonl").exists()
+    assert len(list(evidence.parent.iterdir())) == 1
 
     again = run_lab("chaos", "--replay", str(doc["run_id"]), "--json", timeout=300)
     assert again.code == 1, again.err[-3000:]
