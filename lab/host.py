@@ -36,6 +36,7 @@ BUILTINS = (
     "lab.builtins.covering",
     "lab.builtins.profiling",
     "lab.builtins.chaosing",
+    "lab.builtins.historying",
 )
 
 

@@ -123,6 +123,11 @@ class Store(Protocol):
     def profiles(self, run_id: int) -> list[dict]:
         """The profiles of one run, in the order they were stored."""
 
+    def result_history(self, system: str, workload: str | None = None) -> list[dict]:
+        """Every ``ok`` result of the system's finished bench runs, oldest run first, with
+        the run's ``run_id``, ``started``, ``git_commit``, ``git_dirty`` and
+        ``fingerprint_hash``."""
+
     def add_chaos_case(self, run_id: int, case: dict) -> int:
         """Record one chaos case (impl, scenario, seed, status, valid, stats, verdicts,
         folder); returns its id."""

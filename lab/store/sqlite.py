@@ -193,6 +193,25 @@ class SQLiteStore:
     def comparisons(self, run_id: int) -> list[dict]:
         return self._summary_rows("comparisons", run_id)
 
+    def result_history(self, system: str, workload: str | None = None) -> list[dict]:
+        """Every ``ok`` result of the system's finished bench runs, oldest run first, each with
+        its run's id, start time, commit, dirty flag and fingerprint hash."""
+        sql = ("SELECT r.id AS run_id, r.started, r.git_commit, r.git_dirty, "
+               "r.fingerprint_hash, res.* FROM results res JOIN runs r ON r.id = res.run_id "
+               "WHERE r.system = ? AND r.kind = 'bench' AND r.status = 'ok' "
+               "AND res.status = 'ok' AND res.median IS NOT NULL")
+        args: tuple = (system,)
+        if workload is not None:
+            sql += " AND res.workload = ?"
+            args += (workload,)
+        out = []
+        for row in self._query(sql + " ORDER BY r.id, res.rowid", args):
+            d = dict(row)
+            d["params"] = json.loads(d["params"])
+            d["git_dirty"] = bool(d["git_dirty"])
+            out.append(d)
+        return out
+
     def table_names(self) -> list[str]:
         return list(TABLES)
 

@@ -1,0 +1,1 @@
+"""Statistics for ``lab ci`` (regression detection) and ``lab history`` (change points)."""
