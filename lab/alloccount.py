@@ -26,20 +26,16 @@ code (``__builtin_return_address(0)``). Allocations libc makes on the core's beh
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
 import re
-import subprocess
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
-from lab.errors import BuildError, LabError
-from lab.native.flavors import compiler_identity
-from lab.paths import cache_dir
+from lab.errors import LabError
+from lab.native import shared_lib
 
 SOURCE = Path(__file__).resolve().parent / "native" / "c" / "lab_alloc.c"
 CC = "cc"
@@ -83,34 +79,7 @@ def build() -> Path:
     compiled under a temporary name in the same folder and renamed into place, so
     concurrent builders never expose a partial file. Raises :class:`BuildError` with the
     compiler's diagnostics when compilation fails."""
-    source = SOURCE.read_bytes()
-    h = hashlib.sha256(source)
-    h.update("\0".join((compiler_identity(CC), *CFLAGS)).encode())
-    out_dir = cache_dir() / "core"
-    target = out_dir / f"lab_alloc-{h.hexdigest()[:16]}.so"
-    if target.is_file():
-        return target
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".lab_alloc-", suffix=".so.tmp", dir=out_dir)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        _compile(tmp)
-        tmp.chmod(0o755)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
-
-
-def _compile(out: Path) -> None:
-    cmd = [CC, *CFLAGS, "-o", str(out), str(SOURCE)]
-    try:
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise BuildError(f"allocation counter: cannot run {CC}: {exc}") from exc
-    if res.returncode != 0:
-        raise BuildError(f"allocation counter: {' '.join(cmd)} failed:\n{res.stderr.strip()}")
+    return shared_lib.build("lab_alloc", SOURCE, CC, CFLAGS, what="allocation counter")
 
 
 def preload_env(env: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -37,22 +37,19 @@ concurrently by threads that sync and rename the same file at the same time.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
 import shutil
 import stat
-import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.errors import BuildError, LabError
-from lab.native.flavors import compiler_identity
-from lab.paths import cache_dir
+from lab.errors import LabError
+from lab.native import shared_lib
 
 SOURCE = Path(__file__).resolve().parent.parent / "native" / "c" / "lab_chaos_fs.c"
 CC = "cc"
@@ -90,33 +87,7 @@ def build() -> Path:
     Named ``cache_dir()/core/lab_chaos_fs-<hash>.so`` after a hash of the source, the flags
     and the compiler identity, compiled under a temporary name and renamed into place.
     Raises :class:`~lab.errors.BuildError` with the compiler's diagnostics on failure."""
-    h = hashlib.sha256(SOURCE.read_bytes())
-    h.update("\0".join((compiler_identity(CC), *CFLAGS, *LIBS)).encode())
-    out_dir = cache_dir() / "core"
-    target = out_dir / f"lab_chaos_fs-{h.hexdigest()[:16]}.so"
-    if target.is_file():
-        return target
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".lab_chaos_fs-", suffix=".so.tmp", dir=out_dir)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        _compile(tmp)
-        tmp.chmod(0o755)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
-
-
-def _compile(out: Path) -> None:
-    cmd = [CC, *CFLAGS, "-o", str(out), str(SOURCE), *LIBS]
-    try:
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise BuildError(f"fs shim: cannot run {CC}: {exc}") from exc
-    if res.returncode != 0:
-        raise BuildError(f"fs shim: {' '.join(cmd)} failed:\n{res.stderr.strip()}")
+    return shared_lib.build("lab_chaos_fs", SOURCE, CC, CFLAGS, LIBS, what="fs shim")
 
 
 def missing() -> str | None:
