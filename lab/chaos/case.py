@@ -26,7 +26,7 @@ from typing import Any
 
 from lab.chaos import cleanup
 from lab.chaos.checkers import Verdict, linearizable, setfull
-from lab.chaos.history import FAIL, INFO, INVOKE, OK, History, Recorder
+from lab.chaos.history import FAIL, INFO, INVOKE, OK, History, Recorder, compress
 from lab.chaos.machinery import Clock, Disk
 from lab.chaos.model import ChaosSuite, Cluster, Placement, Scenario
 from lab.chaos.nemesis import FaultContext, Nemesis, registered, restart, skip_reason
@@ -34,6 +34,8 @@ from lab.chaos.results import AppliedFault, Case
 from lab.chaos.schedule import Fault
 from lab.chaos.workload import Driver
 
+HISTORY = "history.jsonl"
+"""The history file a case records into; gzipped (``history.jsonl.gz``) once it is over."""
 CLIENT_TIMEOUT = 1.0
 FINAL_READ_S = 30.0
 LINEARIZABLE_LIMIT = 10.0
@@ -389,7 +391,7 @@ def run_case(spec: CaseSpec) -> Case:
     cluster: Cluster | None = None
     faults: _Faults | None = None
     driver: Driver | None = None
-    recorder = Recorder(folder / "history.jsonl")
+    recorder = Recorder(folder / HISTORY)
     try:
         m.disk, data_root = _set_up_disk(spec, workdir, needs)
         if "network" in needs:
@@ -440,8 +442,18 @@ def run_case(spec: CaseSpec) -> Case:
         if problems:
             case.stats.setdefault("notes", []).extend(problems)
         recorder.close()
+        _compress_history(folder)
         case.save()
     return case
+
+
+def _compress_history(folder: Path) -> None:
+    """Keep the finished case's history gzipped (each whole-set read makes it grow
+    quadratically: tens of MB for 20 s, a tenth of that compressed)."""
+    try:
+        compress(folder / HISTORY)
+    except OSError as e:
+        print(f"lab chaos: {folder / HISTORY} left uncompressed: {e}", file=sys.stderr)
 
 
 def _schedule_end(schedule: list[Fault]) -> float:

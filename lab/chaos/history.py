@@ -24,6 +24,7 @@ every line, so a crash of the lab keeps the history up to the crash.
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import os
 import threading
@@ -244,10 +245,25 @@ def read_jsonl(path: str | os.PathLike[str], allow_truncated_tail: bool = False)
     Blank lines are skipped; events are renumbered in file order. A malformed line, or an event
     that breaks the history's invariants, raises ``ValueError`` naming the file, the line number
     and what a valid line is. With ``allow_truncated_tail`` an unparsable LAST line without a
-    trailing newline (a write cut short by a crash) is dropped instead.
+    trailing newline (a write cut short by a crash) is dropped instead. A path ending in
+    ``.gz`` is read through gzip (finished cases keep their history compressed).
     """
-    with open(path, encoding="utf-8") as src:
+    opener = gzip.open if os.fspath(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as src:
         return parse_jsonl(src, name=str(path), allow_truncated_tail=allow_truncated_tail)
+
+
+def compress(path: str | os.PathLike[str]) -> str:
+    """Replace the JSON-lines file ``path`` by ``path + ".gz"`` (written completely, then
+    the original removed); returns the new path."""
+    target = os.fspath(path) + ".gz"
+    tmp = target + ".tmp"
+    with open(path, "rb") as src, gzip.open(tmp, "wb", compresslevel=6) as out:
+        while chunk := src.read(1 << 20):
+            out.write(chunk)
+    os.replace(tmp, target)
+    os.unlink(path)
+    return target
 
 
 def parse_jsonl(src: Iterable[str], name: str = "<history>",

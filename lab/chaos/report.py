@@ -356,7 +356,9 @@ class _Section:
 
 
 def _load(case: Case) -> tuple[History | None, str | None]:
-    path = Path(case.folder) / "history.jsonl"
+    path = Path(case.folder) / "history.jsonl.gz"
+    if not path.exists():  # a case still running, or an older one, has it uncompressed
+        path = Path(case.folder) / "history.jsonl"
     if not path.exists():
         return None, f"No history recorded ({path} is missing); no timeline."
     try:

@@ -5,7 +5,8 @@ their windows in seconds since the case started), the history of client operatio
 checkers' verdicts, and, when a checker failed, what shrinking did. A chaos *run* (one
 ``lab chaos`` command) holds one or more cases; every case is written to its own folder as
 
-* ``history.jsonl``: the operation history (:mod:`lab.chaos.history`);
+* ``history.jsonl``: the operation history (:mod:`lab.chaos.history`), gzipped into
+  ``history.jsonl.gz`` once the case is over;
 * ``faults.jsonl``: one :class:`AppliedFault` per line (the schedule as applied);
 * ``case.json``: this module's :class:`Case` without the history (``Case.to_dict``);
 * ``logs/``: the processes' logs.

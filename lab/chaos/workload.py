@@ -30,7 +30,7 @@ from typing import Any
 from lab.chaos.history import FAIL, OK, Recorder
 from lab.chaos.model import Cluster
 
-READ_EVERY = 64
+READ_EVERY = 256
 """One read of the whole set per this many operations (each read's result, the whole set, is
 recorded: more reads make the history grow quadratically)."""
 REGISTERS = 5

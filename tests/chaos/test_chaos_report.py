@@ -350,3 +350,15 @@ def test_tolerated_failures_are_labelled_as_expected() -> None:
     assert verdict_label(case) == "INVALID"
     case.verdicts[0] = Verdict("set-full", True, "fine")
     assert verdict_label(case) == "valid"
+
+
+def test_a_finished_case_gzipped_history_is_drawn(tmp_path: Path) -> None:
+    from lab.chaos.history import compress
+
+    history = set_history(crash=None)
+    case = make_case(tmp_path, "ours", "kill", history=history, seed=3, faults=[],
+                     verdicts=[setfull_check(history)], stats={"acked": 1, "lost": 0})
+    compress(Path(case.folder) / "history.jsonl")
+    page = write_report([case], tmp_path / "out", title="gz")
+    assert (page.parent / "ours-kill.png").exists()
+    assert "No history recorded" not in page.read_text()

@@ -3,13 +3,22 @@ JSON-lines format with its error messages, and the thread-safe live Recorder."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 from pathlib import Path
 
 import pytest
 
-from lab.chaos.history import History, Op, Recorder, operation_dict, parse_jsonl, read_jsonl
+from lab.chaos.history import (
+    History,
+    Op,
+    Recorder,
+    compress,
+    operation_dict,
+    parse_jsonl,
+    read_jsonl,
+)
 
 
 def small_history() -> History:
@@ -113,6 +122,17 @@ def test_jsonl_round_trip(tmp_path: Path) -> None:
     again = read_jsonl(path)
     assert again.ops == h.ops
     assert again.pairs() == h.pairs()
+
+
+def test_compressed_history_reads_back_the_same(tmp_path: Path) -> None:
+    h = small_history()
+    path = tmp_path / "history.jsonl"
+    h.write_jsonl(path)
+    plain = path.read_bytes()
+    gz = compress(path)
+    assert gz == str(path) + ".gz" and not path.exists()
+    assert gzip.decompress(Path(gz).read_bytes()) == plain
+    assert read_jsonl(gz).ops == h.ops
 
 
 def test_jsonl_append_mode_adds_lines(tmp_path: Path) -> None:

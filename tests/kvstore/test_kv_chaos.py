@@ -79,7 +79,7 @@ def test_a_store_that_skips_fsync_is_caught_shrunk_and_replayed(run_lab) -> None
     assert all(f["nemesis"] == "crash" for f in shrink["schedule"])
     assert re.match(r"\d+ ops -> \d+ \(", shrink["ops"])
     evidence = Path(shrink["evidence"])  # the smallest failing replay, kept
-    assert (evidence / "history.jsonl").exists()
+    assert (evidence / "history.jsonl.gz").exists()
     assert len(list(evidence.parent.iterdir())) == 1
 
     again = run_lab("chaos", "--replay", str(doc["run_id"]), "--json", timeout=300)
@@ -238,7 +238,9 @@ def test_an_interrupted_run_removes_its_server_and_mount(lab_env: dict, how: int
     assert (run.kind, run.status) == ("chaos", "interrupted")
     (case,) = store.chaos_cases(run.id)
     assert case["status"] == "interrupted"
-    assert (Path(case["folder"]) / "history.jsonl").stat().st_size > 0  # kept
+    from lab.chaos.history import read_jsonl
+
+    assert len(read_jsonl(Path(case["folder"]) / "history.jsonl.gz")) > 0  # kept
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the disk-full scenario mounts a tmpfs (root)")
