@@ -4,7 +4,7 @@ Sequence: reap what dead lab processes left; set up the machinery the schedule's
 (a tmpfs data disk, the unsynced-loss shim, libfaketime, network namespaces); open the
 cluster and start its nodes; start the client threads (the history is recorded as it
 happens); apply each fault in turn (its window begins at its time, or, in a replay, when the
-clients have completed as many operations as in the recorded run, and lasts its duration);
+clients reach the operation it was anchored to in the recorded run, and lasts its duration);
 stop the clients; heal everything (faults ended, every node running); read the final state
 with every client; run the checkers. Every process, mount and namespace made for the case is
 removed in ``finally``, however the case ends.
@@ -43,8 +43,8 @@ LINEARIZABLE_LIMIT = 10.0
 
 @dataclass
 class CaseSpec:
-    """What to run. ``schedule`` is the fault schedule (faults with ``after_ops`` fire when
-    that many operations have completed, the others at their time); ``indices`` restricts the
+    """What to run. ``schedule`` is the fault schedule (faults with ``after_ops`` fire once the
+    clients have taken that operation index, the others at their time); ``indices`` restricts the
     operations to those (a replay or shrinking step; None: as many as the time allows)."""
 
     system: str

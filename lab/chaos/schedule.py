@@ -6,10 +6,11 @@ anomaly can be traced to one fault window. The same seed, nemesis weights, nodes
 always give the same schedule (Python's ``random.Random`` is deterministic across platforms
 for ``random()``/``uniform``/``choices``).
 
-``at`` is seconds after the load began; ``after_ops`` (optional) anchors the fault to the
-number of client operations completed instead, which is how replays and shrinking re-apply a
-recorded schedule: the fault fires when the workload reaches the same point, whatever the
-timing of this machine.
+``at`` is seconds after the load began; ``after_ops`` (optional) anchors the fault to an
+operation index instead (operation ``i`` is the same for the same seed), which is how replays
+and shrinking re-apply a recorded schedule: the fault fires when the workload reaches the same
+operation. How many operations fail while a node is down still depends on timing, so a replay
+is close to the recorded run, not identical to it.
 """
 
 from __future__ import annotations

@@ -69,9 +69,7 @@ class Driver:
         self._stop = threading.Event()
         self._deadline = float("inf")
         self._next_process = clients
-        self.completed = 0
         self.taken = 0
-        self.done_index = -1
         self.errors: list[str] = []
         self._threads: list[threading.Thread] = []
 
@@ -121,9 +119,6 @@ class Driver:
                 kind, result = client.invoke(f, key, value)
                 self.recorder.complete(invoked, kind, result if kind == OK else
                                        (None if f == "read" else value))
-                with self._lock:
-                    self.completed += 1
-                    self.done_index = max(self.done_index, i)
                 if kind not in (OK, FAIL):
                     client.close()
                     client, process = None, self._new_process()

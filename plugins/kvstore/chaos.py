@@ -207,9 +207,6 @@ class Node:
         proc = self.server.proc
         return None if proc is None else proc.poll()
 
-    def log_path(self) -> Path:
-        return self.server.log
-
 
 @dataclass
 class Cluster:

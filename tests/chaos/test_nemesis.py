@@ -66,9 +66,6 @@ class SleeperNode:
     def exit_status(self) -> int | None:
         return None if self.proc is None else self.proc.poll()
 
-    def log_path(self) -> Path:
-        return self.data_dir.parent / "log"
-
 
 @pytest.fixture(autouse=True)
 def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
