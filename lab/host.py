@@ -37,6 +37,7 @@ BUILTINS = (
     "lab.builtins.profiling",
     "lab.builtins.chaosing",
     "lab.builtins.historying",
+    "lab.builtins.cing",
 )
 
 

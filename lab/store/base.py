@@ -138,5 +138,13 @@ class Store(Protocol):
     def chaos_cases(self, run_id: int) -> list[dict]:
         """The chaos cases of one run, in the order they were stored."""
 
+    def save_noise_bands(self, run_id: int | None, fingerprint_hash: str,
+                         bands: list[dict]) -> None:
+        """Record ``lab ci --calibrate``'s noise bands (dicts with system, bench, half_width,
+        min_detectable, aa_ratios), replacing earlier ones of the same benchmarks."""
+
+    def noise_bands(self, fingerprint_hash: str) -> list[dict]:
+        """The noise bands calibrated on the machine of ``fingerprint_hash``."""
+
     def close(self) -> None:
         """Release the connection."""

@@ -122,6 +122,16 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX chaos_cases_run ON chaos_cases(run_id);
     """,
+    # 6: lab ci's noise bands, one per benchmark and machine fingerprint, from A/A runs
+    # (lab ci --calibrate); the latest calibration replaces the previous one.
+    """
+    CREATE TABLE ci_noise (
+        fingerprint_hash TEXT NOT NULL, system TEXT NOT NULL, bench TEXT NOT NULL,
+        run_id INTEGER REFERENCES runs(id), half_width REAL NOT NULL,
+        min_detectable REAL, aa_ratios TEXT NOT NULL, updated TEXT NOT NULL,
+        PRIMARY KEY (fingerprint_hash, system, bench)
+    );
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

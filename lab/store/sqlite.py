@@ -19,7 +19,7 @@ from lab.store.base import RUN_STATUSES, RunRecord, Sample
 
 BUSY_TIMEOUT_S = 10.0
 TABLES = ("runs", "fingerprints", "samples", "results", "comparisons", "fuzz_stats", "crashes",
-          "coverage", "profiles", "chaos_cases")
+          "coverage", "profiles", "chaos_cases", "ci_noise")
 CRASH_STATUSES = ("open", "fixed")
 
 
@@ -355,6 +355,27 @@ class SQLiteStore:
             d["valid"] = None if d["valid"] is None else bool(d["valid"])
             d["stats"] = json.loads(d["stats"])
             d["verdicts"] = json.loads(d["verdicts"])
+            out.append(d)
+        return out
+
+    # -- lab ci -----------------------------------------------------------------------------
+
+    def save_noise_bands(self, run_id: int | None, fingerprint_hash: str,
+                         bands: list[dict]) -> None:
+        rows = [(fingerprint_hash, b["system"], b["bench"], run_id, float(b["half_width"]),
+                 b.get("min_detectable"), json.dumps(list(b.get("aa_ratios", ()))), now())
+                for b in bands]
+        if rows:
+            self._write("INSERT OR REPLACE INTO ci_noise(fingerprint_hash, system, bench, "
+                        "run_id, half_width, min_detectable, aa_ratios, updated) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def noise_bands(self, fingerprint_hash: str) -> list[dict]:
+        out = []
+        for r in self._query("SELECT * FROM ci_noise WHERE fingerprint_hash = ? "
+                             "ORDER BY system, bench", (fingerprint_hash,)):
+            d = dict(r)
+            d["aa_ratios"] = json.loads(d["aa_ratios"])
             out.append(d)
         return out
 

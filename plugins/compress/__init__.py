@@ -3,10 +3,20 @@ and the other general-purpose compressors a user would reach for.
 
 Table of contents: one cffi recipe (``targets/compress``), eight implementations, two
 workloads (compress: MB/s and ratio; decompress: MB/s), on the corpus in ``corpus.py``.
+
+Test only: ``CZ_TEST_SLOWDOWN=F`` (a fraction, 0 < F <= 1) in the environment when this
+plugin is imported builds the core with ``-DCZ_TEST_SLOWDOWN_PPM=round(F * 1e6)``
+(``targets/compress/slowdown.c``): every compression then also runs a deterministic busy loop
+costing F of the work (calibrated on the quick compress benchmark, on both the instruction and
+the wall channel) and produces the same output. ``lab ci``'s detector tests use it as a known,
+injected regression; the flag is part of the build cache key, so the two builds never mix.
+Unset or empty: the normal build. Any other value makes the plugin fail to load, with a
+one-line reason.
 """
 
 from __future__ import annotations
 
+import os
 import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -25,6 +35,30 @@ from plugins.compress.references import (
     Zstd,
     version_of,
 )
+
+SLOWDOWN_VAR = "CZ_TEST_SLOWDOWN"
+
+
+def slowdown_cflags(value: str | None) -> tuple[str, ...]:
+    """The extra cflags for a ``$CZ_TEST_SLOWDOWN`` value: none when unset or empty, else
+    ``-DCZ_TEST_SLOWDOWN_PPM=<round(F * 1e6)>``; ValueError (one line naming the variable,
+    the value and what is valid) for anything but a fraction 0 < F <= 1."""
+    if value is None or not value.strip():
+        return ()
+    try:
+        fraction = float(value)
+    except ValueError:
+        fraction = float("nan")
+    ppm = round(fraction * 1e6) if 0 < fraction <= 1 else 0
+    if ppm <= 0:
+        raise ValueError(f"{SLOWDOWN_VAR}={value!r} is not valid: expected a fraction F with "
+                         f"0 < F <= 1 (e.g. 0.05 injects a 5% slowdown; at least 0.000001), "
+                         f"or unset/empty for the normal build")
+    return (f"-DCZ_TEST_SLOWDOWN_PPM={ppm}",)
+
+
+# read once, at import: a malformed value makes this plugin fail to load (one line)
+SLOWDOWN_CFLAGS = slowdown_cflags(os.environ.get(SLOWDOWN_VAR))
 
 KiB, MiB = 1 << 10, 1 << 20
 SIZES = (1 * KiB, 64 * KiB, 1 * MiB, 16 * MiB, 64 * MiB)
@@ -107,7 +141,8 @@ SYSTEM = lab.System(
     impls=IMPLS,
     workloads=WORKLOADS,
     baseline="zlib",
-    recipes=(lab.CffiLib("compress", sources=("*.c",), header="compress.h"),),
+    recipes=(lab.CffiLib("compress", sources=("*.c",), header="compress.h",
+                         cflags=SLOWDOWN_CFLAGS),),
     requires=(lab.Command("cc", apt="gcc"), lab.AptPackage("python3-dev")),
     offers=("bench", "fuzz", "profile"),
     fuzz_targets=FUZZ_TARGETS,

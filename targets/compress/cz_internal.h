@@ -11,6 +11,7 @@
  *   huffman.c  <- deflate.c                     (code construction)
  *   bitio.h    <- deflate.c, oneshot.c, stream.c (LSB-first bit writer)
  *   inflate.c  <- one-shot cz_inflate, stream.c (blocks -> bytes)
+ *   slowdown.c <- one-shot cz_deflate, stream.c (test-only injected cost)
  */
 #ifndef CZ_INTERNAL_H
 #define CZ_INTERNAL_H
@@ -209,5 +210,19 @@ void cz_icore_init(cz_icore *c);
  * just past it), output is full (CZ_BUF_ERROR), input is exhausted
  * (CZ_NEED_INPUT; only when !final_input) or an error (< 0). */
 int cz_icore_run(cz_icore *c, cz_iio *io);
+
+/* ---- slowdown.c: TEST-ONLY injected cost (not RFC 1951 behaviour) ---- */
+/* With -DCZ_TEST_SLOWDOWN_PPM=N (0 < N <= 1000000), a deterministic busy
+ * loop costing N ppm of the compression of in[0..in_len); without it, a
+ * no-op that compiles to nothing.  It never touches the output. */
+#if defined(CZ_TEST_SLOWDOWN_PPM) && CZ_TEST_SLOWDOWN_PPM > 0
+void cz_test_slowdown(const uint8_t *in, size_t in_len);
+#else
+static inline void cz_test_slowdown(const uint8_t *in, size_t in_len)
+{
+    (void)in;
+    (void)in_len;
+}
+#endif
 
 #endif /* CZ_INTERNAL_H */

@@ -7,6 +7,9 @@
  * block (deflate.c) each time the symbol buffer fills and a final block at
  * the end, then the trailer (RFC 1950 Adler-32 / RFC 1952 CRC-32 + ISIZE).
  * Inputs of 2 GiB or more go through the streaming deflater instead.
+ * A test-only build (-DCZ_TEST_SLOWDOWN_PPM, slowdown.c) ends with a busy
+ * loop costing a set fraction of the work (streamed inputs pay it in
+ * stream.c instead, never twice); the normal build has none.
  * cz_deflate_bound gives an output size that is always sufficient: every
  * block costs at most its stored encoding (RFC 1951 section 3.2.4).
  *
@@ -112,6 +115,7 @@ int cz_deflate(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_cap,
         bw.p += cz_trailer_write(bw.p, format, check, in_len);
     }
     *out_len = (size_t)(bw.p - out);
+    cz_test_slowdown(in, in_len); /* no-op unless CZ_TEST_SLOWDOWN_PPM */
     return CZ_OK;
 }
 

@@ -11,7 +11,9 @@
  * keeping 32 KiB of history (RFC 1951 section 2: distances reach 32 KiB
  * back).  CZ_SYNC_FLUSH ends the block and appends an empty stored block
  * (byte alignment marker 00 00 FF FF, as zlib's Z_SYNC_FLUSH); CZ_FINISH
- * writes the final block and the container trailer (framing.c).
+ * writes the final block and the container trailer (framing.c).  A
+ * test-only build (-DCZ_TEST_SLOWDOWN_PPM, slowdown.c) adds a busy loop
+ * costing a set fraction of the work on each chunk of input taken.
  *   Returns: CZ_OK when all input was consumed (and, for a flush, all its
  *   output delivered); CZ_BUF_ERROR when the output buffer filled first
  *   (call again with the unconsumed input and more room); CZ_STREAM_END when
@@ -160,6 +162,7 @@ static void d_take_input(cz_deflater *d, const uint8_t *in, size_t n)
 {
     memcpy(d->win + d->wend, in, n);
     d->check = cz_check_update(d->format, d->check, in, n);
+    cz_test_slowdown(in, n); /* no-op unless CZ_TEST_SLOWDOWN_PPM */
     d->total_in += n;
     d->wend += n;
     d->dirty = 1;
