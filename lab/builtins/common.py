@@ -9,8 +9,12 @@ from lab.model import System
 
 def system_named(name: str) -> System:
     """The system called ``name``, or a usage error listing the valid names."""
-    systems = get_host().systems()
+    host = get_host()
+    systems = host.systems()
     if name not in systems:
+        broken = [p for p in host.problems if p.plugin == name]
+        if broken:  # the plugin exists but could not load: say why, on the same line
+            raise UsageError(f"system {name!r} could not be loaded: {broken[0].reason}")
         valid = ", ".join(systems) or "none (see `lab list` for plugin problems)"
         raise UsageError(f"unknown system {name!r}; valid: {valid}")
     return systems[name]
