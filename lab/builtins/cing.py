@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -92,10 +93,9 @@ def ci_cmd(systems: tuple[str, ...], baseline: str | None, budget: float, rounds
         return
     result = run_ci(options, step)
     if as_json:
-        doc = json.loads(open(result.report["json"]).read())
-        click.echo(json.dumps(doc, indent=2))
+        click.echo(Path(result.report["json"]).read_text().rstrip())
     else:
-        click.echo(open(result.report["summary"]).read().rstrip())
+        click.echo(Path(result.report["summary"]).read_text().rstrip())
         click.echo(f"\nreport: {result.report['html']}")
     sys.exit(result.status)
 
@@ -105,9 +105,9 @@ def _calibrate(options, runs: int, step, as_json: bool) -> None:  # noqa: ANN001
 
     cal = run_calibration(options, runs, step)
     if as_json:
-        click.echo(open(cal.report["json"]).read())
+        click.echo(Path(cal.report["json"]).read_text().rstrip())
     else:
-        click.echo(open(cal.report["summary"]).read().rstrip())
+        click.echo(Path(cal.report["summary"]).read_text().rstrip())
         click.echo(f"\nreport: {cal.report['html']}")
 
 

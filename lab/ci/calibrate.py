@@ -30,7 +30,7 @@ from typing import Any
 from lab import paths
 from lab.ci import compare as cmp
 from lab.ci import detect, trees
-from lab.ci.measure import Figures, Key, Side, interleave
+from lab.ci.measure import Figures, Key, Side
 
 
 def bench_of(key: Key) -> str:
@@ -80,8 +80,7 @@ class Calibration:
 
 def _one_aa(i: int, tree: trees.Tree, systems: list[str], options: Any, scratch: Path,
             on_step: Callable[[str], None]) -> tuple[Figures, Figures, int, list[str], dict]:
-    from lab.ci.measure import bench_once
-    from lab.ci.run import figures_of
+    from lab.ci.run import figures_of, measure
     from lab.store import open_store
 
     env = dict(os.environ)
@@ -89,16 +88,8 @@ def _one_aa(i: int, tree: trees.Tree, systems: list[str], options: Any, scratch:
              env)
     b = Side(trees.Tree("B", tree.path, tree.commit, tree.dirty, tree.repo), scratch / f"{i}b.db",
              env)
-    rounds = 0
-    if options.wall:
-        rounds = interleave([a, b], systems, options.selection, rounds=options.rounds,
-                            seed=options.seed + i,
-                            on_step=lambda s: on_step(f"A/A {i + 1} · {s}"))
-    if options.instructions:
-        for system in systems:
-            for side in (a, b):
-                bench_once(side, system, options.selection, seed=options.seed + i,
-                           instructions=True)
+    rounds = measure([a, b], systems, options, seed=options.seed + i,
+                     on_step=lambda s: on_step(f"A/A {i + 1} · {s}"))
     figs = []
     fps: dict[str, tuple[str, dict]] = {}
     for side in (a, b):

@@ -169,17 +169,23 @@ def to_json(result: Any) -> dict:
             "profile_diffs": result.profile_diffs}
 
 
-def write(result: Any, folder: Path) -> dict[str, str]:
+def _write_files(folder: Path, summary: str, page: str, doc: dict,
+                 json_name: str) -> dict[str, str]:
+    """Write summary.md, index.html and the JSON document (which names the other two)."""
     folder.mkdir(parents=True, exist_ok=True)
     files = {"html": folder / "index.html", "summary": folder / "summary.md",
-             "json": folder / "ci.json"}
-    summary = summary_md(result)
+             "json": folder / json_name}
     files["summary"].write_text(summary)
-    files["html"].write_text(index_html(result, summary))
-    doc = to_json(result)
-    doc["report"], doc["summary"] = str(files["html"]), str(files["summary"])
+    files["html"].write_text(page)
+    doc = dict(doc, report=str(files["html"]), summary=str(files["summary"]))
     files["json"].write_text(json.dumps(doc, indent=2, default=str))
     return {k: str(v) for k, v in files.items()}
+
+
+def write(result: Any, folder: Path) -> dict[str, str]:
+    summary = summary_md(result)
+    return _write_files(folder, summary, index_html(result, summary), to_json(result),
+                        "ci.json")
 
 
 def calibration_md(cal: Any) -> str:
@@ -207,17 +213,11 @@ def calibration_md(cal: Any) -> str:
 
 
 def write_calibration(cal: Any, folder: Path) -> dict[str, str]:
-    folder.mkdir(parents=True, exist_ok=True)
-    files = {"html": folder / "index.html", "summary": folder / "summary.md",
-             "json": folder / "calibration.json"}
     text = calibration_md(cal)
-    files["summary"].write_text(text)
-    files["html"].write_text(f"<!doctype html><meta charset=utf-8><title>lab ci calibration"
-                             f"</title><style>{STYLE}</style><pre>{html.escape(text)}</pre>")
+    page = (f"<!doctype html><meta charset=utf-8><title>lab ci calibration</title>"
+            f"<style>{STYLE}</style><pre>{html.escape(text)}</pre>")
     doc = {"runs": cal.runs, "runs_with_false_alarms": cal.runs_with_false_alarms,
            "false_alarms": cal.false_alarms, "exact_changes": cal.exact_changes,
            "rounds": cal.rounds, "bands": [b.to_json() for b in cal.bands],
-           "problems": cal.problems, "seconds": cal.seconds, "systems": cal.systems,
-           "summary": str(files["summary"]), "report": str(files["html"])}
-    files["json"].write_text(json.dumps(doc, indent=2))
-    return {k: str(v) for k, v in files.items()}
+           "problems": cal.problems, "seconds": cal.seconds, "systems": cal.systems}
+    return _write_files(folder, text, page, doc, "calibration.json")

@@ -33,7 +33,16 @@ from lab import paths
 from lab.ci import compare as cmp
 from lab.ci import trees
 from lab.ci.fuzzgate import TargetOutcome, fuzz_and_triage
-from lab.ci.measure import Figures, Key, Selection, Side, collect, interleave, last_line
+from lab.ci.measure import (
+    Figures,
+    Key,
+    Selection,
+    Side,
+    bench_once,
+    collect,
+    interleave,
+    last_line,
+)
 
 MIN_ROUNDS = 3
 BENCH_SHARE = 0.75
@@ -147,23 +156,20 @@ def _keep_going(clock: _Clock, bench_start: float, share: float) -> Callable[[in
     return keep
 
 
-def measure_pair(baseline: Side, current: Side, systems: list[str], options: CiOptions,
-                 clock: _Clock, share: float, on_step: Callable[[str], None]) -> int:
-    """Timed rounds then instruction runs on both sides; the rounds done."""
+def measure(sides: list[Side], systems: list[str], options: CiOptions, *, seed: int,
+            keep_going: Callable[[int], bool] = lambda r: True,
+            on_step: Callable[[str], None] = lambda s: None) -> int:
+    """Timed rounds (interleaved across ``sides``), then one instruction run a side and
+    system, as ``options`` selects; the rounds done."""
     rounds = 0
     if options.wall:
-        rounds = interleave([baseline, current], systems, options.selection,
-                            rounds=options.rounds, seed=options.seed,
-                            keep_going=_keep_going(clock, clock.elapsed, share),
-                            on_step=on_step)
+        rounds = interleave(sides, systems, options.selection, rounds=options.rounds,
+                            seed=seed, keep_going=keep_going, on_step=on_step)
     if options.instructions:
-        from lab.ci.measure import bench_once
-
         for system in systems:
-            for side in (baseline, current):
+            for side in sides:
                 on_step(f"instructions · {system} · {side.label}")
-                bench_once(side, system, options.selection, seed=options.seed,
-                           instructions=True)
+                bench_once(side, system, options.selection, seed=seed, instructions=True)
     return rounds
 
 
@@ -290,7 +296,9 @@ def _run_steps(result: CiResult, options: CiOptions, systems: list[str], current
     if baseline is None:
         _measure_alone(result, options, built, current, clock, share, on_step)
     else:
-        result.rounds = measure_pair(baseline, current, built, options, clock, share, on_step)
+        result.rounds = measure([baseline, current], built, options, seed=options.seed,
+                                keep_going=_keep_going(clock, clock.elapsed, share),
+                                on_step=on_step)
         result.problems += [f"current tree: {e}" for e in current.errors]
         result.baseline_problems += [f"baseline: {e}" for e in baseline.errors]
         base_store = _open(baseline.store)
@@ -313,17 +321,9 @@ def _run_steps(result: CiResult, options: CiOptions, systems: list[str], current
 def _measure_alone(result: CiResult, options: CiOptions, systems: list[str], current: Side,
                    clock: _Clock, share: float, on_step: Callable[[str], None]) -> None:
     """A first run: the current tree's figures go into the store for the next run."""
-    from lab.ci.measure import bench_once
-
-    if options.wall:
-        result.rounds = interleave([current], systems, options.selection,
-                                   rounds=options.rounds, seed=options.seed,
-                                   keep_going=_keep_going(clock, clock.elapsed, share),
-                                   on_step=on_step)
-    if options.instructions:
-        for system in systems:
-            bench_once(current, system, options.selection, seed=options.seed,
-                       instructions=True)
+    result.rounds = measure([current], systems, options, seed=options.seed,
+                            keep_going=_keep_going(clock, clock.elapsed, share),
+                            on_step=on_step)
     result.problems += [f"current tree: {e}" for e in current.errors]
 
 
