@@ -13,7 +13,7 @@ run: setup
 
 test: setup
 	$(VENV)/bin/ruff check lab plugins tests
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=15
 
 lint: setup
 	$(VENV)/bin/ruff check lab plugins tests

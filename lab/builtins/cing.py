@@ -40,6 +40,9 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
                    "targets share the rest).")
 @click.option("--rounds", type=click.IntRange(2, 50), default=5, show_default=True,
               help="Paired benchmark rounds at most (at least 3 unless fewer are asked for).")
+@click.option("--max-rounds", type=click.IntRange(2, 200), default=15, show_default=True,
+              help="Rounds at most with follow-ups: a system with an unclear benchmark (no "
+                   "change shown, none ruled out) gets more rounds, within the budget.")
 @click.option("--reps", type=click.IntRange(1, 20), default=3, show_default=True,
               help="Repetitions within each bench process (values per round and side).")
 @click.option("--workload", "-w", "workloads", multiple=True, help="Only this workload.")
@@ -60,7 +63,8 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
                    "stores each benchmark's noise band and smallest detectable change.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 def ci_cmd(systems: tuple[str, ...], baseline: str | None, budget: float, rounds: int,
-           reps: int, workloads: tuple[str, ...], impls: tuple[str, ...], seed: int,
+           max_rounds: int, reps: int, workloads: tuple[str, ...], impls: tuple[str, ...],
+           seed: int,
            no_fuzz: bool, channels: tuple[str, ...], baseline_env: tuple[str, ...],
            current_env: tuple[str, ...], calibrate_runs: int | None, as_json: bool) -> None:
     """Compare the working tree with a baseline commit: quick benchmarks paired and
@@ -75,7 +79,7 @@ def ci_cmd(systems: tuple[str, ...], baseline: str | None, budget: float, rounds
     from lab.errors import UsageError
 
     options = CiOptions(systems=_split(systems), baseline=baseline, budget_min=budget,
-                        rounds=rounds, seed=seed,
+                        rounds=rounds, max_rounds=max(rounds, max_rounds), seed=seed,
                         selection=Selection(_split(workloads), _split(impls), reps),
                         fuzz=not no_fuzz, wall=not channels or "wall" in channels,
                         instructions=not channels or "instructions" in channels,

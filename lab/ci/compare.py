@@ -16,7 +16,8 @@ not judged: the simulated caches see addresses, which move between builds.
 
 Contract. ``compare(base, cur, bands)`` returns one ``Row`` per benchmark both sides have, in
 key order; ``row.verdict`` is one of the ``detect`` verdict strings; a benchmark with fewer
-than 2 values a side is judged exactly when deterministic, else reported "not enough data".
+than 2 values a side is judged exactly when deterministic, else reported "not enough data";
+``row.unclear`` marks a "no change" whose interval still reaches beyond the band.
 """
 
 from __future__ import annotations
@@ -66,6 +67,16 @@ class Row:
     def significant(self) -> bool:
         return self.verdict in (detect.REGRESSION, detect.IMPROVEMENT)
 
+    @property
+    def unclear(self) -> bool:
+        """A statistical "no change" whose interval is not wholly inside the noise band: the
+        data neither show a change beyond the band nor rule one out (more rounds may)."""
+        if self.kind != "statistical" or self.verdict != detect.NO_CHANGE:
+            return False
+        if self.band is None or self.ci_low is None or self.ci_high is None:
+            return False
+        return self.ci_low < 1 - self.band or self.ci_high > 1 + self.band
+
     def to_json(self) -> dict:
         return {"system": self.key.system, "workload": self.key.workload,
                 "impl": self.key.impl, "params": self.key.params, "metric": self.key.metric,
@@ -75,7 +86,7 @@ class Row:
                 "ci_low": self.ci_low, "ci_high": self.ci_high, "pvalue": self.pvalue,
                 "qvalue": self.qvalue, "band": self.band, "calibrated": self.calibrated,
                 "min_detectable": self.min_detectable, "n": list(self.n),
-                "verdict": self.verdict}
+                "verdict": self.verdict, "unclear": self.unclear}
 
 
 def _deterministic(a: Figure, b: Figure) -> bool:

@@ -148,18 +148,19 @@ def bench_once(side: Side, system: str, selection: Selection, *, seed: int,
 
 def interleave(sides: Sequence[Side], systems: Sequence[str], selection: Selection, *,
                rounds: int, seed: int, keep_going: Callable[[int], bool] = lambda r: True,
-               on_step: Callable[[str], None] = lambda s: None) -> int:
+               on_step: Callable[[str], None] = lambda s: None, start: int = 0) -> int:
     """Run ``rounds`` rounds (fewer when ``keep_going(done)`` says stop after a round);
-    returns the rounds done. A side whose first round fails is not run again."""
-    rng = np.random.default_rng(seed)
+    returns the rounds done. A side whose first round fails is not run again. ``start``
+    numbers follow-up rounds after the ``start`` already done (their own order and seeds)."""
+    rng = np.random.default_rng(seed if start == 0 else [seed, start])
     done = 0
-    for r in range(rounds):
+    for r in range(start, start + rounds):
         for system in systems:
             for i in rng.permutation(len(sides)):
                 side = sides[int(i)]
                 if r > 0 and not side.runs.get(system):
                     continue
-                on_step(f"round {r + 1}/{rounds} · {system} · {side.label}")
+                on_step(f"round {r + 1}/{start + rounds} · {system} · {side.label}")
                 bench_once(side, system, selection, seed=seed * 1000 + r)
         done += 1
         if not keep_going(done):

@@ -8,6 +8,13 @@ rounds) and once a side under callgrind (instruction channel), judge every bench
 for a share of the budget and replay its crashes on the baseline (:mod:`lab.ci.fuzzgate`),
 then write ``reports/ci/<stamp>/``. The run is recorded in the store as a ``ci`` run.
 
+Follow-up rounds. A benchmark whose verdict is "no change" but whose interval still reaches
+beyond its noise band is unclear (:attr:`lab.ci.compare.Row.unclear`): the data neither show a
+change nor rule one out, typically because a burst of load on the machine hit some of its
+processes. Its system gets more paired rounds, ``FOLLOW_UP`` at a time, and everything is
+judged again, until nothing is unclear or ``max_rounds`` are done or the budget's benchmark
+share is spent. A change is still called only when its whole interval lies beyond the band.
+
 Budget. ``budget`` minutes cover the whole check, roughly: rounds stop once the next would end
 past three quarters of it (never fewer than ``MIN_ROUNDS``), and the fuzz targets share what
 is left (each ``FUZZ_MIN_S`` to ``FUZZ_MAX_S`` seconds).
@@ -45,6 +52,7 @@ from lab.ci.measure import (
 )
 
 MIN_ROUNDS = 3
+FOLLOW_UP = 2
 BENCH_SHARE = 0.75
 FUZZ_MIN_S, FUZZ_MAX_S = 5.0, 300.0
 UNKNOWN_SYSTEM = "unknown system"
@@ -58,6 +66,7 @@ class CiOptions:
     baseline: str | None = None
     budget_min: float = 30.0
     rounds: int = 5
+    max_rounds: int = 15
     seed: int = 0
     selection: Selection = field(default_factory=Selection)
     fuzz: bool = True
@@ -296,26 +305,58 @@ def _run_steps(result: CiResult, options: CiOptions, systems: list[str], current
     if baseline is None:
         _measure_alone(result, options, built, current, clock, share, on_step)
     else:
+        started = clock.elapsed
         result.rounds = measure([baseline, current], built, options, seed=options.seed,
-                                keep_going=_keep_going(clock, clock.elapsed, share),
+                                keep_going=_keep_going(clock, started, share),
                                 on_step=on_step)
-        result.problems += [f"current tree: {e}" for e in current.errors]
-        result.baseline_problems += [f"baseline: {e}" for e in baseline.errors]
+        per_round = (clock.elapsed - started) / max(result.rounds, 1)
         base_store = _open(baseline.store)
         try:
-            base_fig = figures_of(baseline, base_store, built)
-            cur_fig = figures_of(current, store, built)
-            result.rows = cmp.compare(base_fig, cur_fig,
-                                      noise_bands(store, current))
+            result.rows = _compare(baseline, current, base_store, store, built)
+            _follow_up(result, options, (baseline, current), (base_store, store), built,
+                       clock.total * share - clock.elapsed, per_round, on_step)
             result.profile_diffs = _profile_diffs(result, baseline, current, base_store, store)
         finally:
             base_store.close()
+        result.problems += [f"current tree: {e}" for e in current.errors]
+        result.baseline_problems += [f"baseline: {e}" for e in baseline.errors]
     if targets:
         left = max(clock.total - clock.elapsed, 0.0) / len(targets)
         seconds = min(max(left, FUZZ_MIN_S), FUZZ_MAX_S)
         result.fuzz = fuzz_and_triage(current, baseline, store, targets, seconds, on_step)
     if result.regressions or result.new_crashes or result.problems:
         result.status = 1
+
+
+def _compare(baseline: Side, current: Side, base_store: Any, store: Any,
+             systems: list[str]) -> list[cmp.Row]:
+    return cmp.compare(figures_of(baseline, base_store, systems),
+                       figures_of(current, store, systems), noise_bands(store, current))
+
+
+def _follow_up(result: CiResult, options: CiOptions, sides: tuple[Side, Side],
+               stores: tuple[Any, Any], systems: list[str], seconds: float, per_round: float,
+               on_step: Callable[[str], None],
+               now: Callable[[], float] = time.monotonic) -> None:
+    """Follow-up rounds, ``FOLLOW_UP`` at a time, of the systems with an unclear benchmark,
+    until none is unclear, ``options.max_rounds`` are done or ``seconds`` would be passed
+    (``per_round``: the estimated cost of a round of every system)."""
+    deadline = now() + seconds
+    while options.wall and result.rounds < options.max_rounds:
+        unclear = [s for s in systems if any(r.unclear and r.key.system == s
+                                             for r in result.rows)]
+        if not unclear:
+            return
+        cost = per_round * len(unclear) / len(systems)
+        batch = min(FOLLOW_UP, options.max_rounds - result.rounds,
+                    int((deadline - now()) // max(cost, 1e-9)))
+        if batch < 1:
+            return
+        result.notes.append(f"{batch} follow-up round(s) after round {result.rounds}: "
+                            f"unclear in {', '.join(unclear)}")
+        result.rounds += interleave(list(sides), unclear, options.selection, rounds=batch,
+                                    seed=options.seed, start=result.rounds, on_step=on_step)
+        result.rows = _compare(*sides, *stores, systems)
 
 
 def _measure_alone(result: CiResult, options: CiOptions, systems: list[str], current: Side,
