@@ -39,7 +39,8 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
               help="Minutes the whole check may take, roughly (benchmark rounds adapt; fuzz "
                    "targets share the rest).")
 @click.option("--rounds", type=click.IntRange(2, 50), default=5, show_default=True,
-              help="Paired benchmark rounds at most (at least 3 unless fewer are asked for).")
+              help="Paired benchmark rounds before any follow-up (fewer when the budget runs "
+                   "short, at least 3 unless fewer are asked for).")
 @click.option("--max-rounds", type=click.IntRange(2, 200), default=15, show_default=True,
               help="Rounds at most with follow-ups: a system with an unclear benchmark (no "
                    "change shown, none ruled out) gets more rounds, within the budget.")
