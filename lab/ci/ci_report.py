@@ -111,7 +111,7 @@ def summary_md(result: Any) -> str:
     crashes = [(t, c) for t in result.fuzz for c in t.crashes]
     if result.fuzz:
         lines += ["## Fuzzing", "",
-                  f"{len(result.fuzz)} target(s), {result.fuzz[0].seconds:g} s each; "
+                  f"{len(result.fuzz)} target(s), {result.fuzz[0].seconds:.1f} s each; "
                   f"{len(result.new_crashes)} new crash(es), "
                   f"{len(crashes) - len(result.new_crashes)} reproducing on the baseline.", ""]
         if crashes:
