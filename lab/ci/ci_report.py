@@ -108,6 +108,13 @@ def summary_md(result: Any) -> str:
         lines += [line for d in result.profile_diffs for line in _profile_md(d)]
     elif result.rows:
         lines += [f"No significant change in {len(result.rows)} benchmark figures.", ""]
+    unclear = [r for r in result.rows if r.unclear]
+    if unclear:
+        lines += ["## Unclear", "",
+                  f"{len(unclear)} figure(s) show no change but cannot rule one out: their "
+                  f"interval still reaches past the noise band after {result.rounds} round(s) "
+                  "(the machine was too noisy for them).", ""]
+        lines += _md_table(ROW_HEAD, [_cells(r) for r in unclear]) + [""]
     crashes = [(t, c) for t in result.fuzz for c in t.crashes]
     if result.fuzz:
         lines += ["## Fuzzing", "",

@@ -82,3 +82,19 @@ def test_follow_ups_stop_at_the_round_cap_and_the_deadline(monkeypatch) -> None:
     script.calls.clear()
     _follow(script, _result(unclear, 5), max_rounds=15, seconds=5.0)
     assert script.calls == []
+
+
+def test_the_summary_lists_what_stayed_unclear(tmp_path) -> None:  # noqa: ANN001
+    from lab.ci import ci_report, trees
+
+    tree = trees.Tree("current", tmp_path, "0123456789abcdef", False, tmp_path)
+    result = run.CiResult("t", ["a", "b"], tree, tree, "given", rounds=15)
+    result.rows = [_row("a", 0.99, 1.01), _row("b", 0.80, 1.30)]
+    text = ci_report.summary_md(result)
+    assert "No significant change in 2 benchmark figures." in text
+    unclear = text.split("## Unclear", 1)[1]
+    assert "1 figure(s) show no change but cannot rule one out" in unclear
+    assert "after 15 round(s)" in unclear and "| b w i rate | wall | no change |" in unclear
+    assert "| a w" not in unclear
+    result.rows = [_row("a", 0.99, 1.01)]
+    assert "## Unclear" not in ci_report.summary_md(result)
