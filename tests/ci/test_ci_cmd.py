@@ -91,7 +91,8 @@ def test_first_run_is_the_baseline_of_the_next(run_lab, in_repo: dict,
 def test_a_real_slowdown_fails_the_check(run_lab, in_repo: dict,
                                         toy_repo: tuple[Path, list[str]]) -> None:
     res = run_lab("ci", "--baseline", "HEAD~2", "--systems", "toy", "--impl", "fast",
-                  "--no-fuzz", "--rounds", "3", "--reps", "2", "--json", env=in_repo)
+                  "--no-fuzz", "--rounds", "3", "--max-rounds", "3", "--reps", "2", "--json",
+                  env=in_repo)
     doc = _doc(res)
     assert res.code == 1 == doc["status"]
     assert doc["baseline"]["commit"] == toy_repo[1][1] and not doc["current"]["dirty"]
@@ -161,7 +162,8 @@ def test_calibrated_a_a_check_reports_nothing(run_lab) -> None:
     assert "checksum" not in bands  # deterministic: judged exactly, no band
     assert len(doc["false_alarms"]) == 3 and doc["exact_changes"] == []
     assert "A/A runs" in Path(doc["summary"]).read_text()
-    res = run_lab("ci", "--baseline", ".", "--no-fuzz", "--rounds", "3", *common, "--json")
+    res = run_lab("ci", "--baseline", ".", "--no-fuzz", "--rounds", "3", "--max-rounds", "3",
+                  *common, "--json")
     check = _doc(res)
     assert res.code == 0 == check["status"] and check["regressions"] == []
     (row,) = [r for r in check["rows"] if r["metric"] == "rate"]

@@ -9,7 +9,7 @@ from plugins.kvstore import persist, servers
 
 
 def test_quick_bench_compares_both_servers(run_lab) -> None:  # noqa: ANN001
-    res = run_lab("bench", "kvstore", "--quick", "--json", timeout=600)
+    res = run_lab("bench", "kvstore", "--quick", "--reps", "1", "--json", timeout=600)
     assert res.code == 0, res.err
     doc = res.json()
     ok = [r for r in doc["results"] if r["status"] == "ok"]
