@@ -8,7 +8,8 @@ over the K pairs) and the smallest change one comparison can detect at 80% power
 fingerprint, replacing the previous calibration of the same benchmarks, and later checks use
 them. The false alarms are counted honestly, leave-one-out: run i is judged against bands
 calibrated from the other K - 1 runs (all K when K < 3), as a real check would be judged
-against a calibration made earlier.
+against a calibration made earlier. The A/A runs take no follow-up rounds; the benchmarks a
+run leaves unclear (those a real check would follow up) are listed per run.
 
 Contract. ``run_calibration(options, runs)`` needs ``runs >= 2`` (ValueError otherwise) and
 returns a ``Calibration``; ``key_of``/``bench_of`` convert between a ``Key`` and the stored
@@ -67,6 +68,7 @@ class Calibration:
     rounds: list[int] = field(default_factory=list)
     bands: list[Band] = field(default_factory=list)
     false_alarms: list[list[dict]] = field(default_factory=list)  # per A/A run
+    unclear: list[list[str]] = field(default_factory=list)  # per A/A run: labels left unclear
     exact_changes: list[dict] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     fingerprints: dict[str, tuple[str, dict]] = field(default_factory=dict)
@@ -155,6 +157,7 @@ def run_calibration(options: Any, runs: int,
             rows = cmp.compare(a, b, loo)
             result.false_alarms.append([r.to_json() for r in rows
                                         if r.significant and r.kind == "statistical"])
+            result.unclear.append([r.key.label for r in rows if r.unclear])
             result.exact_changes += [dict(r.to_json(), aa_run=i + 1) for r in rows
                                      if r.significant and r.kind == "exact"]
         _save(result, options, runs)

@@ -215,6 +215,10 @@ def calibration_md(cal: Any) -> str:
     for c in cal.exact_changes:
         lines.append(f"- A/A run {c['aa_run']}: a deterministic figure changed: {c['label']} "
                      f"({_pct(c['change'])})")
+    for i, labels in enumerate(cal.unclear):
+        if labels:
+            lines.append(f"- A/A run {i + 1}: {len(labels)} unclear (a check would follow up): "
+                         + ", ".join(labels))
     lines += [f"- problem: {p}" for p in cal.problems]
     return "\n".join(lines) + "\n"
 
@@ -226,5 +230,6 @@ def write_calibration(cal: Any, folder: Path) -> dict[str, str]:
     doc = {"runs": cal.runs, "runs_with_false_alarms": cal.runs_with_false_alarms,
            "false_alarms": cal.false_alarms, "exact_changes": cal.exact_changes,
            "rounds": cal.rounds, "bands": [b.to_json() for b in cal.bands],
-           "problems": cal.problems, "seconds": cal.seconds, "systems": cal.systems}
+           "problems": cal.problems, "seconds": cal.seconds, "systems": cal.systems,
+           "unclear": cal.unclear}
     return _write_files(folder, text, page, doc, "calibration.json")

@@ -1,7 +1,8 @@
 """The fuzzing part of ``lab ci``: a short budget per target, and which crashes are new.
 
 Every fuzz target of the selected systems is fuzzed on the current tree for a few seconds
-(``lab fuzz SYSTEM --target T --time S --json``, recorded in the lab's store as any fuzz run).
+(``lab fuzz SYSTEM --target T --time S --json``, recorded in the lab's store as any fuzz run;
+each new crash is minimized for a quarter of S, 1 to 10 s, to keep triage near the budget).
 Each crash it reports is then replayed on the baseline tree (``lab repro FILE --target
 SYSTEM/T`` with the input as found): a crash that reproduces there is old (the baseline has the
 same bug) and does not fail the check; one that runs cleanly on the baseline is new. A replay
@@ -82,10 +83,17 @@ def _replay_on_baseline(baseline: Side, system: str, target: str, data: bytes,
     return NEW, f"the baseline could not replay it: {last_line(proc)}"
 
 
+def minimize_seconds(seconds: float) -> int:
+    """Seconds to minimize each new crash: a quarter of the target's share, 1 to 10, so that
+    triage keeps close to the budget (the stored crash can be minimized later)."""
+    return int(min(10, max(1, seconds // 4)))
+
+
 def _fuzz_one(current: Side, baseline: Side | None, store: Any, system: str, target: str,
               seconds: float) -> TargetOutcome:
     out = TargetOutcome(system, target, seconds)
-    proc = current.run(["fuzz", system, "--target", target, "--time", f"{seconds:g}", "--json"],
+    proc = current.run(["fuzz", system, "--target", target, "--time", f"{seconds:g}",
+                        "--minimize-time", str(minimize_seconds(seconds)), "--json"],
                        timeout=seconds * 4 + 600)
     try:
         results = json.loads(proc.stdout)

@@ -4,6 +4,8 @@ clear, and never pass the round cap or the time left."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from lab.ci import compare as cmp
@@ -98,3 +100,21 @@ def test_the_summary_lists_what_stayed_unclear(tmp_path) -> None:  # noqa: ANN00
     assert "| a w" not in unclear
     result.rows = [_row("a", 0.99, 1.01)]
     assert "## Unclear" not in ci_report.summary_md(result)
+
+
+def test_calibration_lists_what_each_a_a_run_left_unclear(tmp_path) -> None:  # noqa: ANN001
+    """A/A runs take no follow-ups, so the calibration report names, per run, the benchmarks a
+    real check would have followed up."""
+    from lab.ci import ci_report, trees
+    from lab.ci.calibrate import Calibration
+
+    tree = trees.Tree("A", tmp_path, "0" * 40, False, tmp_path)
+    cal = Calibration("stamp", ["s"], tree, 2, rounds=[3, 3],
+                      false_alarms=[[], []], unclear=[[], ["s w i rate"]])
+    text = ci_report.calibration_md(cal)
+    assert "- A/A run 2: 1 unclear (a check would follow up): s w i rate" in text
+    assert "A/A run 1:" not in text
+    ci_report.write_calibration(cal, tmp_path / "out")
+    doc = json.loads((tmp_path / "out" / "calibration.json").read_text())
+    assert doc["unclear"] == [[], ["s w i rate"]]
+

@@ -60,7 +60,7 @@ def test_fifty_kills_under_always_lose_nothing_on_either_server(run_lab) -> None
 
 def test_a_store_that_skips_fsync_is_caught_shrunk_and_replayed(run_lab) -> None:
     res = run_lab("chaos", "kvstore", "--impl", "kvstore-nofsync", "--scenario",
-                  "crash-always", "--time", "3", "--seed", "3", "--shrink-replays", "8",
+                  "crash-always", "--time", "3", "--seed", "3", "--shrink-replays", "5",
                   "--json", timeout=600)
     assert res.code == 1, res.err[-3000:]
     doc = res.json()
