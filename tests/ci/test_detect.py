@@ -170,3 +170,62 @@ def test_aa_comparisons_rarely_raise_false_alarms(drift: float) -> None:
     assert verdicts.count("regression") <= 0.02 * len(verdicts)
     if drift:  # run-to-run drift fools the test alone; the calibrated band absorbs it
         assert sum(e.qvalue < 0.05 for e in judged) > 0.2 * len(judged)
+
+
+def _processes(rng: np.random.Generator, k: int = 6, reps: int = 3,
+               first: int = 0) -> tuple[list[float], list[int]]:
+    """``k`` bench processes of ``reps`` repetitions: each process runs at its own level (a
+    burst of load slows all its repetitions), repetitions barely differ within it."""
+    levels = rng.normal(1.0, 0.05, k)
+    values = [float(level * rng.normal(1.0, 0.002)) for level in levels for _ in range(reps)]
+    return values, [first + i for i in range(k) for _ in range(reps)]
+
+
+def test_the_interval_resamples_whole_processes() -> None:
+    """A/A comparisons whose noise is between processes: the interval that resamples
+    repetitions one by one misses 1 far more often than 5% of the time; the one that
+    resamples processes keeps close to its 95% coverage and is wider."""
+    rng = np.random.default_rng(1)
+    plain = grouped = 0
+    for i in range(100):
+        (a, ga), (b, gb) = _processes(rng), _processes(rng, first=100)
+        p = effect(a, b, seed=i)
+        c = effect(a, b, seed=i, base_groups=ga, cur_groups=gb)
+        assert c.ratio == p.ratio and c.pvalue == p.pvalue
+        assert c.ci_high - c.ci_low > p.ci_high - p.ci_low
+        plain += p.ci_low <= 1 <= p.ci_high
+        grouped += c.ci_low <= 1 <= c.ci_high
+    assert plain < 88 and grouped >= 92
+
+
+def test_groups_of_one_or_a_single_group_change_nothing() -> None:
+    rng = np.random.default_rng(2)
+    a, b = samples(rng, 12), samples(rng, 12, 1.05)
+    plain = effect(a, b, seed=3)
+    assert effect(a, b, seed=3, base_groups=range(12), cur_groups=range(12)) == plain
+    assert effect(a, b, seed=3, base_groups=[7] * 12, cur_groups=[8] * 12) == plain
+
+
+def test_uneven_groups_are_resampled_whole() -> None:
+    """Processes with different numbers of values (one lost a repetition) still work."""
+    a = [1.0, 1.01, 1.02, 1.1, 1.11, 0.95]
+    ga = [1, 1, 1, 2, 2, 3]
+    e = effect(a, [x * 1.2 for x in a], base_groups=ga, cur_groups=ga)
+    assert e.ratio == pytest.approx(1.2) and e.ci_low <= 1.2 <= e.ci_high
+
+
+def test_group_labels_must_match_the_samples() -> None:
+    with pytest.raises(ValueError, match="current has 3 samples but 2 group labels"):
+        effect([1.0, 2.0], [1.0, 2.0, 3.0], cur_groups=[1, 2])
+    with pytest.raises(ValueError, match="2 A/A pairs but 1 group labellings"):
+        calibrate([([1.0, 1.1], [1.0, 1.1])] * 2, groups=[([1, 2], [3, 4])])
+
+
+def test_calibrate_with_process_groups_gives_a_wider_band() -> None:
+    """Between-process noise: bands from a process-level interval are wider than from one
+    that treats repetitions as independent (which sees too little noise)."""
+    rng = np.random.default_rng(4)
+    runs = [(_processes(rng), _processes(rng, first=100)) for _ in range(10)]
+    pairs = [(a, b) for (a, _), (b, _) in runs]
+    groups = [(ga, gb) for (_, ga), (_, gb) in runs]
+    assert calibrate(pairs, groups=groups).half_width > calibrate(pairs).half_width
