@@ -1,17 +1,16 @@
 """Deciding "regressed" for one benchmark, and for many at once, on noisy shared machines.
 
-Method. A benchmark's baseline and current samples are compared by the ratio of medians
-current / baseline, with a 95% percentile-bootstrap interval (each side resampled on its own,
-``lab.stats.RESAMPLES`` times, from one seeded generator split into two independent streams,
-so the result is deterministic) and a two-sided Mann-Whitney U p-value. When the samples come
-in groups (the repetitions of one bench process), the bootstrap resamples whole groups, a
-cluster bootstrap: a burst of load on a shared machine slows every repetition of the process
-it hits, so repetitions are not independent, and resampling them one by one would give an
-interval too narrow by up to the square root of the group size. (The p-value still ranks
-repetitions; under such noise the interval, which must lie wholly beyond the band, is the
-binding condition.) One CI run tests many
-benchmarks, so the p-values are corrected together by Benjamini & Hochberg (1995) into
-q-values (false discovery rate). A timed benchmark is called regressed only when
+Method. A benchmark's baseline and current samples are compared by the ratio of medians current
+/ baseline, with a 95% percentile-bootstrap interval (each side resampled on its own,
+``lab.stats.RESAMPLES`` times, from one seeded generator split into two independent streams, so
+the result is deterministic) and a two-sided Mann-Whitney U p-value. When the samples come in
+groups (the repetitions of one bench process), the bootstrap resamples whole groups, a cluster
+bootstrap: a burst of load on a shared machine slows every repetition of the process it hits,
+so repetitions are not independent, and resampling them one by one would give an interval too
+narrow by up to the square root of the group size. (The p-value still ranks repetitions; under
+such noise the interval, which must lie wholly beyond the band, is the binding condition.) One
+CI run tests many benchmarks, so the p-values are corrected together by Benjamini & Hochberg
+(1995) into q-values (false discovery rate). A timed benchmark is called regressed only when
 
 * its whole ratio interval lies beyond a noise band [1 - w, 1 + w] on the bad side, and
 * its q-value (the p-value if uncorrected) is below ``alpha``;
