@@ -117,7 +117,7 @@ def _bands(pairs: dict[Key, list[tuple[Figure, Figure]]], units: dict[Key, str],
             continue
         band = detect.calibrate([(a.values, b.values) for a, b in use],
                                 groups=[(a.groups, b.groups) for a, b in use])
-        mde = detect.min_detectable(use[0][0].values, band=band, groups=use[0][0].groups)
+        mde = detect.min_detectable(use[0][0].values, band=band)
         out.append(Band(key, band.half_width, mde, list(band.aa_ratios), units.get(key, "")))
     return out
 

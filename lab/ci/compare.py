@@ -147,7 +147,6 @@ def compare(base: Figures, cur: Figures, bands: dict[Key, float]) -> list[Row]:
         band = detect.NoiseBand(bands.get(row.key, DEFAULT_BAND), ())
         row.ci_low, row.ci_high, row.pvalue, row.qvalue = e.ci_low, e.ci_high, e.pvalue, e.qvalue
         row.band, row.calibrated = band.half_width, calibrated
-        row.min_detectable = detect.min_detectable(base[row.key].values, band=band,
-                                                    groups=base[row.key].groups)
+        row.min_detectable = detect.min_detectable(base[row.key].values, band=band)
         row.verdict = detect.regressed(e, row.better, band=band, alpha=ALPHA)
     return rows

@@ -25,8 +25,7 @@ band calibrated on a quiet day from becoming zero. Deterministic metrics (instru
 skip the statistics: ``regressed_exact`` calls any relative change beyond a threshold.
 ``min_detectable`` gives the smallest relative change a sample size can detect, by the normal
 approximation (z_{1-alpha/2} + z_power) * sqrt(2) * cv / sqrt(n) with a robust (MAD-based)
-coefficient of variation, never below the noise band; with groups, n counts processes and cv
-is that of their medians.
+coefficient of variation, never below the noise band.
 
 Contract. ``effect`` raises ``ValueError`` on fewer than 2 samples a side, non-finite values
 or a zero baseline median; ``correct`` returns new ``Effect``s with ``qvalue`` set, in input
@@ -170,15 +169,10 @@ def calibrate(aa_pairs: Sequence[tuple[Sequence[float], Sequence[float]]], *,
 
 
 def min_detectable(baseline: Sequence[float], *, n: int | None = None, alpha: float = 0.05,
-                   power: float = 0.8, band: NoiseBand | None = None,
-                   groups: Sequence[object] | None = None) -> float:
+                   power: float = 0.8, band: NoiseBand | None = None) -> float:
     """Smallest relative change detectable with ``power`` at two-sided level ``alpha`` with
-    ``n`` samples a side (default: as many as ``baseline`` has); at least the band's width.
-    With ``groups`` (as for ``effect``) the unit is the group: its median is one sample."""
+    ``n`` samples a side (default: as many as ``baseline`` has); at least the band's width."""
     x = _samples(baseline, "baseline")
-    clusters = _clusters(x, groups, "baseline")
-    if clusters is not None:
-        x = np.nanmedian(clusters, axis=1)
     n = x.size if n is None else n
     if n < 1:
         raise ValueError(f"n must be at least 1, not {n}")

@@ -229,13 +229,3 @@ def test_calibrate_with_process_groups_gives_a_wider_band() -> None:
     pairs = [(a, b) for (a, _), (b, _) in runs]
     groups = [(ga, gb) for (_, ga), (_, gb) in runs]
     assert calibrate(pairs, groups=groups).half_width > calibrate(pairs).half_width
-
-
-def test_min_detectable_counts_processes_not_repetitions() -> None:
-    """Three repetitions of one process add no independent information about the process's
-    level: the smallest detectable change is that of the process medians, not sqrt(3) smaller."""
-    rng = np.random.default_rng(7)
-    values, groups = _processes(rng, k=8, reps=3)
-    medians = [float(np.median(values[i:i + 3])) for i in range(0, 24, 3)]
-    assert min_detectable(values, groups=groups) == pytest.approx(min_detectable(medians))
-    assert min_detectable(values, groups=groups) > 1.5 * min_detectable(values)
