@@ -6,8 +6,7 @@ Two kinds of figure are judged differently (see :mod:`lab.ci.detect` for the sta
   values are all equal on each side, such as a compression ratio) are called changed when the
   relative change exceeds ``EXACT_THRESHOLD`` (0.5%), with no test;
 * noisy figures (wall time, a load generator's rate) get the ratio of medians with its
-  bootstrap interval (resampling whole bench processes, whose repetitions share the load of
-  their moment) and the Mann-Whitney p-value; the p-values of one check are corrected
+  bootstrap interval and the Mann-Whitney p-value; the p-values of one check are corrected
   together (Benjamini-Hochberg), and a change is called when q < ``ALPHA`` and the whole
   interval lies beyond the benchmark's noise band: the band calibrated from A/A runs on this
   machine (``lab ci --calibrate``), else ``DEFAULT_BAND`` (labelled uncalibrated).
@@ -139,8 +138,7 @@ def compare(base: Figures, cur: Figures, bands: dict[Key, float]) -> list[Row]:
         if min(row.n) < 2 or row.baseline == 0:
             row.verdict = NOT_ENOUGH
             continue
-        stats.append((row, detect.effect(a.values, b.values, seed=len(stats),
-                                         base_groups=a.groups, cur_groups=b.groups)))
+        stats.append((row, detect.effect(a.values, b.values, seed=len(stats))))
     corrected = detect.correct([e for _, e in stats])
     for (row, _), e in zip(stats, corrected, strict=True):
         calibrated = row.key in bands

@@ -1,16 +1,11 @@
 """Deciding "regressed" for one benchmark, and for many at once, on noisy shared machines.
 
-Method. A benchmark's baseline and current samples are compared by the ratio of medians current
-/ baseline, with a 95% percentile-bootstrap interval (each side resampled on its own,
-``lab.stats.RESAMPLES`` times, from one seeded generator split into two independent streams, so
-the result is deterministic) and a two-sided Mann-Whitney U p-value. When the samples come in
-groups (the repetitions of one bench process), the bootstrap resamples whole groups, a cluster
-bootstrap: a burst of load on a shared machine slows every repetition of the process it hits,
-so repetitions are not independent, and resampling them one by one would give an interval too
-narrow by up to the square root of the group size. (The p-value still ranks repetitions; under
-such noise the interval, which must lie wholly beyond the band, is the binding condition.) One
-CI run tests many benchmarks, so the p-values are corrected together by Benjamini & Hochberg
-(1995) into q-values (false discovery rate). A timed benchmark is called regressed only when
+Method. A benchmark's baseline and current samples are compared by the ratio of medians
+current / baseline, with a 95% percentile-bootstrap interval (each side resampled on its own,
+``lab.stats.RESAMPLES`` times, from one seeded generator split into two independent streams,
+so the result is deterministic) and a two-sided Mann-Whitney U p-value. One CI run tests many
+benchmarks, so the p-values are corrected together by Benjamini & Hochberg (1995) into
+q-values (false discovery rate). A timed benchmark is called regressed only when
 
 * its whole ratio interval lies beyond a noise band [1 - w, 1 + w] on the bad side, and
 * its q-value (the p-value if uncorrected) is below ``alpha``;
@@ -84,32 +79,8 @@ def _check_better(better: str) -> None:
         raise ValueError(f"better must be 'higher' or 'lower', not {better!r}")
 
 
-def _clusters(x: np.ndarray, groups: Sequence[object] | None, name: str) -> np.ndarray | None:
-    """``x`` as a (groups, largest group) matrix padded with NaN, in first-seen group order;
-    None when there are no groups to respect (none given, one group, or all of size 1)."""
-    if groups is None:
-        return None
-    if len(groups) != x.size:
-        raise ValueError(f"{name} has {x.size} samples but {len(groups)} group labels")
-    members: dict[object, list[float]] = {}
-    for g, v in zip(groups, x, strict=True):
-        members.setdefault(g, []).append(float(v))
-    width = max(len(v) for v in members.values())
-    if len(members) < 2 or width == 1:
-        return None
-    out = np.full((len(members), width), np.nan)
-    for i, values in enumerate(members.values()):
-        out[i, :len(values)] = values
-    return out
-
-
-def _boot_medians(x: np.ndarray, rng: np.random.Generator,
-                  clusters: np.ndarray | None = None) -> np.ndarray:
-    if clusters is None:
-        return np.median(x[rng.integers(0, x.size, size=(RESAMPLES, x.size))], axis=1)
-    k = clusters.shape[0]
-    draws = clusters[rng.integers(0, k, size=(RESAMPLES, k))].reshape(RESAMPLES, -1)
-    return np.nanmedian(draws, axis=1) if np.isnan(clusters).any() else np.median(draws, axis=1)
+def _boot_medians(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return np.median(x[rng.integers(0, x.size, size=(RESAMPLES, x.size))], axis=1)
 
 
 def _mwu_pvalue(a: np.ndarray, b: np.ndarray) -> float:
@@ -117,21 +88,16 @@ def _mwu_pvalue(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if math.isnan(p) else p  # all values tied: no evidence of a difference
 
 
-def effect(baseline: Sequence[float], current: Sequence[float], *, seed: int = 0,
-           base_groups: Sequence[object] | None = None,
-           cur_groups: Sequence[object] | None = None) -> Effect:
-    """Ratio median(current) / median(baseline), its 95% bootstrap interval (resampling whole
-    groups where ``*_groups`` label each sample's group, e.g. its bench run) and MWU p."""
+def effect(baseline: Sequence[float], current: Sequence[float], *, seed: int = 0) -> Effect:
+    """Ratio median(current) / median(baseline), its 95% bootstrap interval and MWU p."""
     base, cur = _samples(baseline, "baseline"), _samples(current, "current")
-    base_cl = _clusters(base, base_groups, "baseline")
-    cur_cl = _clusters(cur, cur_groups, "current")
     base_med = float(np.median(base))
     if base_med == 0:
         raise ValueError("baseline median is 0: the ratio is undefined")
     ratio = float(np.median(cur)) / base_med
     rng_base, rng_cur = np.random.default_rng(seed).spawn(2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = _boot_medians(cur, rng_cur, cur_cl) / _boot_medians(base, rng_base, base_cl)
+        ratios = _boot_medians(cur, rng_cur) / _boot_medians(base, rng_base)
     ratios = ratios[np.isfinite(ratios)]
     tail = (1 - CONFIDENCE) / 2
     lo, hi = np.quantile(ratios, [tail, 1 - tail]) if ratios.size else (ratio, ratio)
@@ -147,20 +113,13 @@ def correct(effects: Sequence[Effect]) -> list[Effect]:
 
 
 def calibrate(aa_pairs: Sequence[tuple[Sequence[float], Sequence[float]]], *,
-              quantile: float = 0.95, floor: float = 0.005,
-              groups: Sequence[tuple[Sequence[object], Sequence[object]]] | None = None
-              ) -> NoiseBand:
-    """Noise band from A/A pairs (two runs of an identical build), see the module doc;
-    ``groups``, parallel to ``aa_pairs``, labels each side's samples as for ``effect``."""
+              quantile: float = 0.95, floor: float = 0.005) -> NoiseBand:
+    """Noise band from A/A pairs (two runs of an identical build), see the module doc."""
     if not aa_pairs:
         raise ValueError("calibrate needs at least one A/A pair")
     if not 0 < quantile <= 1:
         raise ValueError(f"quantile must be in (0, 1], not {quantile}")
-    if groups is not None and len(groups) != len(aa_pairs):
-        raise ValueError(f"{len(aa_pairs)} A/A pairs but {len(groups)} group labellings")
-    labels = groups if groups is not None else [(None, None)] * len(aa_pairs)
-    effects = [effect(a, b, seed=i, base_groups=ga, cur_groups=gb)
-               for i, ((a, b), (ga, gb)) in enumerate(zip(aa_pairs, labels, strict=True))]
+    effects = [effect(a, b, seed=i) for i, (a, b) in enumerate(aa_pairs)]
     ratios = np.array([e.ratio for e in effects])
     halves = np.array([(e.ci_high - e.ci_low) / 2 for e in effects])
     drift = float(np.quantile(np.abs(ratios - 1), quantile))

@@ -62,12 +62,6 @@ class Figure:
     values: list[float] = field(default_factory=list)
     runs: list[int] = field(default_factory=list)
 
-    @property
-    def groups(self) -> list[int] | None:
-        """Each value's bench run, or None when not recorded: the repetitions of one process
-        share the load of their moment, so statistics resample whole runs."""
-        return self.runs if len(self.runs) == len(self.values) else None
-
 
 Figures = dict[Key, Figure]
 
