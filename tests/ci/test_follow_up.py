@@ -117,4 +117,3 @@ def test_calibration_lists_what_each_a_a_run_left_unclear(tmp_path) -> None:  # 
     ci_report.write_calibration(cal, tmp_path / "out")
     doc = json.loads((tmp_path / "out" / "calibration.json").read_text())
     assert doc["unclear"] == [[], ["s w i rate"]]
-
