@@ -106,6 +106,31 @@ class Executable(Recipe):
     kind = "exe"
 
 
+@dataclass(frozen=True)
+class Image(Recipe):
+    """A bare-metal image (a kernel, its disk, an initramfs) for qemu-system, made by the
+    plugin's ``build(ctx)`` from ``targets/<system>/``.
+
+    ``build`` receives a :class:`lab.native.image_builder.ImageContext`: the output folder,
+    the host compiler with the lab's freestanding flags for ``arch`` (``i386`` or ``x86_64``)
+    and the flavor's optimization, the linker, and helpers that run and compile with
+    diagnostics; it returns facts for ``build.json`` (which files it wrote). ``sources`` are
+    the globs (relative to ``targets/<system>/``) whose content the image depends on; with
+    ``inputs`` (absolute paths outside the repository, e.g. ``/boot/vmlinuz-*``) and
+    ``tools`` (commands whose ``--version`` matters) they make the cache key, so an unchanged
+    image is never rebuilt. Loading it (``ctx.build(name)``) gives the artifact folder.
+    """
+
+    build: Callable[[Any], Mapping[str, Any]] | None = None
+    sources: tuple[str, ...] = ("**/*",)
+    arch: str = "i386"
+    cflags: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
+
+    kind = "image"
+
+
 # ----------------------------------------------------------------------------------------
 # Implementations and workloads.
 # ----------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from lab.builtins.common import system_named
 from lab.native.cffi_builder import CffiBuilder
 from lab.native.exe_builder import ExeBuilder
 from lab.native.flavors import BUILTIN_FLAVORS, Flavor
+from lab.native.image_builder import ImageBuilder
 
 
 @lab.hookimpl
@@ -17,8 +18,8 @@ def lab_register_flavors() -> list[Flavor]:
 
 
 @lab.hookimpl
-def lab_register_builders() -> list[CffiBuilder | ExeBuilder]:
-    return [CffiBuilder(), ExeBuilder()]
+def lab_register_builders() -> list[CffiBuilder | ExeBuilder | ImageBuilder]:
+    return [CffiBuilder(), ExeBuilder(), ImageBuilder()]
 
 
 @click.command("build")

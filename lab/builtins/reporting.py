@@ -72,6 +72,18 @@ def gather_profiles(summary, out_dir: Path) -> tuple[str, list[str]]:  # noqa: A
             profiles_section_markdown(profiles, out_dir))
 
 
+def gather_attachments(summary, out_dir: Path) -> tuple[str, list[str]]:  # noqa: ANN001
+    """The "Attachments" section: what the run's implementations left in
+    ``$LAB_RUN_DIR/attachments`` (screenshots, logs), copied next to the report."""
+    from lab import paths
+    from lab.report import attachments
+
+    files = attachments.run_attachments(paths.cache_dir() / "runs" / str(summary.run.id))
+    copies = attachments.copy_attachments(files, out_dir) if files else []
+    return (attachments.section_html(copies, out_dir),
+            attachments.section_markdown(copies, out_dir))
+
+
 def report_input(summary, fuzz=None):  # noqa: ANN001, ANN201 - RunSummary -> ReportInput
     """Adapt a run summary (and an optional fuzzing section) to the report generator's input."""
     import pandas as pd
@@ -101,6 +113,7 @@ def lab_report_write(summary, out_dir: Path) -> Path:  # noqa: ANN001 - RunSumma
     fuzz = _fuzz_for(summary.system, out_dir)
     data = report_input(summary, fuzz)
     data.profiles_html, data.profiles_markdown = gather_profiles(summary, out_dir)
+    data.attachments_html, data.attachments_markdown = gather_attachments(summary, out_dir)
     index = write_report(data, out_dir)
     write_charts(fuzz, out_dir)
     return index

@@ -236,6 +236,7 @@ def render_html(data: ReportInput, results: pd.DataFrame, comparisons: pd.DataFr
                         for n in workload_names)
         fuzz = ' <a href="#fuzzing">fuzzing</a>' if data.fuzz is not None else ""
         fuzz += ' <a href="#profiles">profiles</a>' if data.profiles_html else ""
+        fuzz += ' <a href="#attachments">attachments</a>' if data.attachments_html else ""
         body.append(f'<nav class="toc">Workloads: {links}{fuzz} '
                     '<a href="#environment">environment</a>'
                     f' <a href="#reproduce">reproduce</a></nav>')
@@ -260,6 +261,8 @@ def render_html(data: ReportInput, results: pd.DataFrame, comparisons: pd.DataFr
         body.append(_fuzz_section(data.fuzz))
     if data.profiles_html:
         body.append(data.profiles_html)
+    if data.attachments_html:
+        body.append(data.attachments_html)
     body.append('<h2 id="environment">Environment</h2>')
     body.append(f"<p>Fingerprint hash: <code>{escape(data.fingerprint_hash or DASH)}</code></p>")
     fp_rows = flatten_fingerprint(data.fingerprint or {})

@@ -96,6 +96,7 @@ def render_markdown(data: ReportInput, results: pd.DataFrame, comparisons: pd.Da
     if data.fuzz is not None:
         out += fuzz_markdown(data.fuzz, chart_dir)
     out += data.profiles_markdown
+    out += data.attachments_markdown
     out += ["## Environment", "", f"Fingerprint hash: `{data.fingerprint_hash or DASH}`", "",
             _code_block(fingerprint_json(data.fingerprint or {}), "json"), ""]
     out += ["## Reproduce", "", _code_block(data.command, "sh"), ""]

@@ -70,7 +70,9 @@ class ReportInput:
     the columns in `COMPARISON_COLUMNS` (ratio = impl / baseline).  Missing columns are
     tolerated and treated as empty.  `fuzz` is the optional fuzzing section of the system
     (see `lab.report.fuzz`), shown after the workloads; `profiles_html` and
-    `profiles_markdown` the optional "Profiles" section (see `lab.profile.report`).
+    `profiles_markdown` the optional "Profiles" section (see `lab.profile.report`);
+    `attachments_html` and `attachments_markdown` the optional "Attachments" section (see
+    `lab.report.attachments`).
     """
 
     system: str
@@ -90,6 +92,8 @@ class ReportInput:
     fuzz: FuzzSection | None = None
     profiles_html: str = ""
     profiles_markdown: list[str] = field(default_factory=list)
+    attachments_html: str = ""
+    attachments_markdown: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- normalisation

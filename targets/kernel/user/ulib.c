@@ -1,0 +1,293 @@
+/*
+ * ulib.c - user-mode runtime (see ulib.h): _start, the int $0x80 system call stubs
+ * (sys/syscall_nr.h ABI), a printf subset (%d %u %x %s %c %llu %lld, width and '0'/'-'),
+ * string helpers and 64-by-32-bit division (no libgcc is linked).
+ */
+#include "ulib.h"
+
+__attribute__((section(".text.start"), used)) _Noreturn void _start(const char *arg);
+
+_Noreturn void _start(const char *arg)
+{
+    u_exit(main(arg));
+}
+
+int32_t u_syscall(uint32_t nr, uint32_t a, uint32_t b, uint32_t c)
+{
+    int32_t r;
+    __asm__ volatile("int $0x80" : "=a"(r) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory");
+    return r;
+}
+
+_Noreturn void u_exit(int status)
+{
+    u_syscall(K_SYS_EXIT, (uint32_t)status, 0, 0);
+    for (;;)
+        ;
+}
+
+int32_t u_write(int fd, const void *buf, uint32_t len)
+{
+    return u_syscall(K_SYS_WRITE, (uint32_t)fd, (uint32_t)(uintptr_t)buf, len);
+}
+
+int32_t u_read(int fd, void *buf, uint32_t len)
+{
+    return u_syscall(K_SYS_READ, (uint32_t)fd, (uint32_t)(uintptr_t)buf, len);
+}
+
+int32_t u_spawn(const char *path, const char *arg)
+{
+    return u_syscall(K_SYS_SPAWN, (uint32_t)(uintptr_t)path, (uint32_t)(uintptr_t)arg, 0);
+}
+
+int32_t u_fork(void)
+{
+    return u_syscall(K_SYS_FORK, 0, 0, 0);
+}
+
+int32_t u_wait(int pid, int *status)
+{
+    return u_syscall(K_SYS_WAIT, (uint32_t)pid, (uint32_t)(uintptr_t)status, 0);
+}
+
+int32_t u_sleep(uint32_t ms)
+{
+    return u_syscall(K_SYS_SLEEP, ms, 0, 0);
+}
+
+int32_t u_getpid(void)
+{
+    return u_syscall(K_SYS_GETPID, 0, 0, 0);
+}
+
+int32_t u_mmap(uint32_t len, int writable)
+{
+    return u_syscall(K_SYS_MMAP, len, (uint32_t)writable, 0);
+}
+
+int32_t u_yield(void)
+{
+    return u_syscall(K_SYS_YIELD, 0, 0, 0);
+}
+
+int32_t u_open(const char *path)
+{
+    return u_syscall(K_SYS_OPEN, (uint32_t)(uintptr_t)path, 0, 0);
+}
+
+int32_t u_close(int fd)
+{
+    return u_syscall(K_SYS_CLOSE, (uint32_t)fd, 0, 0);
+}
+
+int32_t u_munmap(void *addr, uint32_t len)
+{
+    return u_syscall(K_SYS_MUNMAP, (uint32_t)(uintptr_t)addr, len, 0);
+}
+
+int32_t u_uptime(void)
+{
+    return u_syscall(K_SYS_UPTIME, 0, 0, 0);
+}
+
+int32_t u_setprio(int pid, int prio)
+{
+    return u_syscall(K_SYS_SETPRIO, (uint32_t)pid, (uint32_t)prio, 0);
+}
+
+void *memset(void *dst, int c, size_t n)
+{
+    unsigned char *d = dst;
+    while (n--)
+        *d++ = (unsigned char)c;
+    return dst;
+}
+
+void *memcpy(void *restrict dst, const void *restrict src, size_t n)
+{
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+    while (n--)
+        *d++ = *s++;
+    return dst;
+}
+
+size_t u_strlen(const char *s)
+{
+    size_t n = 0;
+    while (s[n] != '\0')
+        n++;
+    return n;
+}
+
+int u_strncmp(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] != b[i])
+            return (unsigned char)a[i] - (unsigned char)b[i];
+        if (a[i] == '\0')
+            return 0;
+    }
+    return 0;
+}
+
+int u_strcmp(const char *a, const char *b)
+{
+    return u_strncmp(a, b, (size_t)-1);
+}
+
+int u_memcmp(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = a, *y = b;
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != y[i])
+            return x[i] < y[i] ? -1 : 1;
+    return 0;
+}
+
+uint64_t u_udiv64(uint64_t n, uint32_t d, uint32_t *rem)
+{
+    uint32_t hi = (uint32_t)(n >> 32), lo = (uint32_t)n;
+    uint32_t qhi = hi / d, r = hi % d, qlo;
+    __asm__("divl %4" : "=a"(qlo), "=d"(r) : "a"(lo), "d"(r), "rm"(d));
+    if (rem != NULL)
+        *rem = r;
+    return ((uint64_t)qhi << 32) | qlo;
+}
+
+uint32_t u_atou(const char *s)
+{
+    uint32_t v = 0;
+    while (*s >= '0' && *s <= '9')
+        v = v * 10 + (uint32_t)(*s++ - '0');
+    return v;
+}
+
+bool u_arg_get(const char *arg, const char *key, char *out, size_t n)
+{
+    size_t klen = u_strlen(key);
+    out[0] = '\0';
+    for (const char *p = arg; p != NULL && *p != '\0';) {
+        while (*p == ' ')
+            p++;
+        const char *end = p;
+        while (*end != '\0' && *end != ' ')
+            end++;
+        if ((size_t)(end - p) > klen && u_strncmp(p, key, klen) == 0 && p[klen] == '=') {
+            size_t v = (size_t)(end - p) - klen - 1;
+            if (v >= n)
+                v = n - 1;
+            memcpy(out, p + klen + 1, v);
+            out[v] = '\0';
+            return true;
+        }
+        p = end;
+    }
+    return false;
+}
+
+struct ubuf {
+    char *buf;
+    size_t size, n;
+};
+
+static void put(struct ubuf *b, char c)
+{
+    if (b->n + 1 < b->size)
+        b->buf[b->n] = c;
+    b->n++;
+}
+
+static void put_num(struct ubuf *b, uint64_t v, unsigned base, bool neg, int width, bool zero,
+                    bool left)
+{
+    char tmp[24];
+    int i = 0;
+    do {
+        uint32_t r;
+        v = u_udiv64(v, base, &r);
+        tmp[i++] = "0123456789abcdef"[r];
+    } while (v != 0);
+    int len = i + (neg ? 1 : 0);
+    if (neg && zero)
+        put(b, '-');
+    for (; !left && width > len; width--)
+        put(b, zero ? '0' : ' ');
+    if (neg && !zero)
+        put(b, '-');
+    while (i > 0)
+        put(b, tmp[--i]);
+    for (; left && width > len; width--)
+        put(b, ' ');
+}
+
+static int u_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    struct ubuf b = {buf, size, 0};
+    for (const char *p = fmt; *p != '\0'; p++) {
+        if (*p != '%') {
+            put(&b, *p);
+            continue;
+        }
+        p++;
+        bool zero = false, left = false;
+        int width = 0, lmod = 0;
+        for (; *p == '0' || *p == '-'; p++) {
+            if (*p == '0')
+                zero = true;
+            else
+                left = true;
+        }
+        for (; *p >= '0' && *p <= '9'; p++)
+            width = width * 10 + (*p - '0');
+        for (; *p == 'l'; p++)
+            lmod++;
+        if (*p == '\0')
+            break;
+        if (*p == 'd') {
+            int64_t v = lmod == 2 ? va_arg(ap, long long) : va_arg(ap, int);
+            put_num(&b, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, 10, v < 0, width, zero,
+                    left);
+        } else if (*p == 'u' || *p == 'x') {
+            uint64_t v = lmod == 2 ? va_arg(ap, unsigned long long) : va_arg(ap, unsigned int);
+            put_num(&b, v, *p == 'x' ? 16 : 10, false, width, zero, left);
+        } else if (*p == 's') {
+            const char *s = va_arg(ap, const char *);
+            int len = (int)u_strlen(s);
+            for (; !left && width > len; width--)
+                put(&b, ' ');
+            while (*s != '\0')
+                put(&b, *s++);
+            for (; left && width > len; width--)
+                put(&b, ' ');
+        } else if (*p == 'c') {
+            put(&b, (char)va_arg(ap, int));
+        } else {
+            put(&b, *p);
+        }
+    }
+    if (size > 0)
+        buf[b.n < size ? b.n : size - 1] = '\0';
+    return (int)b.n;
+}
+
+int u_snprintf(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = u_vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+int u_printf(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = u_vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    u_write(1, buf, (uint32_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1));
+    return n;
+}
