@@ -12,7 +12,9 @@ Implementations: ``kernel`` (ours) and ``linux`` (the baseline). Workloads (:mod
 plugins.kernel.bench`): ``boot``, ``syscall``, ``ctxswitch``, ``pagefault``, ``spawn``, in
 guest instructions under ``-icount`` and in guest time. The in-guest test suite runs with
 ``mode=test`` and reports ``KTEST`` lines (:mod:`plugins.kernel.ktest`); ``make test``
-collects each one as a test. Fuzz targets: :mod:`plugins.kernel.fuzzing`.
+collects each one as a test. Fuzz targets: the host-built subsystems
+(:mod:`plugins.kernel.fuzzing`) and ``syscalls``, random system call programs run by
+``/bin/sysfuzz`` in a booted kernel (:mod:`plugins.kernel.sysfuzz`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import lab
+from plugins.kernel import sysfuzz
 from plugins.kernel.fuzzing import FUZZ_TARGETS
 
 IMAGE = "kernel-image"
@@ -145,7 +148,7 @@ SYSTEM = lab.System(
     ),
     requires=(lab.Command("gcc"), lab.Command("ld", apt="binutils"), QEMU),
     offers=("bench", "fuzz"),
-    fuzz_targets=FUZZ_TARGETS,
+    fuzz_targets=(*FUZZ_TARGETS, sysfuzz.TARGET),
 )
 
 

@@ -10,6 +10,7 @@
 
 #include "arch/pic.h"
 #include "arch/x86.h"
+#include "lib/kerrno.h"
 #include "lib/kprintf.h"
 #include "proc/proc.h"
 #include "proc/sched.h"
@@ -68,14 +69,21 @@ static _Noreturn void trap_panic(const struct k_trapframe *tf, uint32_t cr2)
     kpanic("%s in kernel (eip 0x%x, err 0x%x)", k_trap_name(tf->vector), tf->eip, tf->err);
 }
 
+/*
+ * A fault from user mode kills the process. So does a kernel-mode fault on a lazy user page
+ * that no frame is left for (a system call copying into user memory when memory is
+ * exhausted), as Linux's out-of-memory path does: the process cannot go on, the kernel can.
+ * Anything else in kernel mode is a kernel bug: panic.
+ */
 static void trap_exception(struct k_trapframe *tf)
 {
     uint32_t cr2 = tf->vector == K_T_PGFLT ? k_read_cr2() : 0;
-    if (tf->vector == K_T_PGFLT && k_vm_fault(cr2, tf->err) == 0)
+    int rc = tf->vector == K_T_PGFLT ? k_vm_fault(cr2, tf->err) : -K_EFAULT;
+    if (rc == 0)
         return;
-    if (!k_trap_from_user(tf) || k_proc_current()->kernel_thread)
-        trap_panic(tf, cr2);
-    k_proc_fault(tf, cr2);
+    if (!k_proc_current()->kernel_thread && (k_trap_from_user(tf) || rc == -K_ENOMEM))
+        k_proc_fault(tf, cr2);
+    trap_panic(tf, cr2);
 }
 
 static void trap_irq(struct k_trapframe *tf)

@@ -59,13 +59,27 @@ static void reserve_holes(const struct k_mb_info *mbi)
     }
 }
 
+/* Unmap [start, end) of the heap again and free its frames (a growth that failed midway). */
+static void heap_shrink(uintptr_t start, uintptr_t end)
+{
+    for (uintptr_t va = start; va < end; va += K_PAGE) {
+        uint32_t pa = k_pd_unmap(k_pd_kernel(), (uint32_t)va);
+        kassert(pa != 0);
+        k_frame_free(pa);
+    }
+}
+
+/* All of [old_end, old_end + bytes) mapped, or nothing: the heap's end stays where it was
+ * when frames run out, so the next growth maps the same pages again. */
 static int heap_grow(void *ctx, uintptr_t old_end, size_t bytes)
 {
     (void)ctx;
     for (uintptr_t va = old_end; va < old_end + bytes; va += K_PAGE) {
         uint32_t pa = k_frame_alloc();
-        if (pa == 0)
+        if (pa == 0) {
+            heap_shrink(old_end, va);
             return -K_ENOMEM;
+        }
         int rc = k_pd_map(k_pd_kernel(), (uint32_t)va, pa, K_PTE_W);
         kassert(rc == 0);
     }

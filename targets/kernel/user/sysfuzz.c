@@ -64,10 +64,11 @@ static struct {
     uint8_t scratch[SCRATCH_SIZE];
 } g;
 
+/* Index 4 (NULL) stands for the unterminated bytes at the end of the scratch buffer. */
 static const char *const strings[] = {
-    "/bin/true",  "/etc/motd",     "/bin/sysfuzz",  "",       NULL, /* unterminated */
-    "/etc/pattern", "/dev/fuzzprog", "/no/such/file", "/bin/fault", "null",
-    "/bin/usertest", "efault",     "/bin/",
+    "/bin/true",     "/etc/motd",     "/bin/sysfuzz", "",           NULL,
+    "/etc/pattern",  "/dev/fuzzprog", "/no/such/file", "/bin/fault", "null",
+    "/bin/usertest", "efault",        "/bin/",
 };
 #define NSTRINGS (sizeof strings / sizeof strings[0])
 
