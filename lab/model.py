@@ -259,6 +259,9 @@ class FuzzTarget:
     ``targets`` defining ``LLVMFuzzerTestOneInput`` for the same target, built with the recipe's
     sources into a plain libFuzzer binary (the engine's speed limit, ``lab fuzz --vs-raw``),
     linked with ``raw_libraries`` (e.g. ``("z",)`` for a harness that compares against zlib).
+    ``native`` is False for a target whose code under test runs outside the fuzzing process
+    (a kernel booted under QEMU): it has no native coverage counters to check, and libFuzzer
+    is guided by the target's Python code only.
     """
 
     name: str
@@ -274,6 +277,7 @@ class FuzzTarget:
     recipe: str | None = None
     raw_harness: str | None = None
     raw_libraries: tuple[str, ...] = ()
+    native: bool = True
 
 
 @dataclass(frozen=True)

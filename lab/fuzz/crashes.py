@@ -18,7 +18,7 @@ from typing import Any
 
 from lab import paths
 from lab.fuzz import process
-from lab.fuzz.triage import Finding, parse_report
+from lab.fuzz.triage import Finding, parse_report, strip_numbers
 from lab.model import FuzzTarget, System
 
 HARNESS_DIR = Path(__file__).resolve().parent
@@ -51,10 +51,24 @@ def project_roots(system: System) -> list[Path]:
     return roots
 
 
+CATEGORY_MAX = 120
+"""Longest message category kept in an invariant finding's signature."""
+
+
 def _message_category(text: str) -> str:
-    """The category of a Mismatch/InvariantViolation: its message up to the first colon."""
-    match = re.search(r"(?:Mismatch|InvariantViolation): ([^:\n]+)", text)
-    return match.group(1).strip() if match else ""
+    """The category of a finding raised by the harness, the part of its message that names
+    the problem without the input's particulars: a Mismatch's message up to its first colon
+    (``target rejected, oracle accepted``); an InvariantViolation's invariant name and its
+    message up to the first ``;`` (``kernel_survived: kernel panic: page fault in kernel at
+    N``), numbers replaced by ``N`` and at most :data:`CATEGORY_MAX` characters, so one
+    invariant's different failures are different crashes."""
+    match = re.search(r"Mismatch: ([^:\n]+)", text)
+    if match:
+        return match.group(1).strip()
+    match = re.search(r"InvariantViolation: ([^;\n]+)", text)
+    if not match:
+        return ""
+    return strip_numbers(match.group(1).strip())[:CATEGORY_MAX].rstrip()
 
 
 def analyse(system: System, target: FuzzTarget, report: str) -> tuple[Finding, str]:

@@ -21,6 +21,8 @@ from lab.fuzz.progress import parse_loaded_counters, parse_status
 from lab.model import FuzzTarget, System
 
 CHECK_RUNS = 3000
+OUTSIDE_RUNS = 20
+"""Runs of the check for a target whose code runs in another process (each may boot a VM)."""
 
 
 @dataclass(frozen=True)
@@ -102,19 +104,20 @@ def target_check(system: System, target: FuzzTarget) -> Check:
     with tempfile.TemporaryDirectory(prefix="lab-preflight-") as tmp:
         empty = Path(tmp) / "corpus"
         empty.mkdir()
-        argv = [str(process.launcher()), *process.base_flags(target), f"-runs={CHECK_RUNS}",
+        runs = CHECK_RUNS if target.native else OUTSIDE_RUNS
+        argv = [str(process.launcher()), *process.base_flags(target), f"-runs={runs}",
                 f"-artifact_prefix={tmp}/", str(empty)]
         env = process.environment(process.spec(system, target))
         try:
             res = subprocess.run(argv, env=env, capture_output=True, text=True,
                                  errors="replace", timeout=120, cwd=tmp)
         except subprocess.TimeoutExpired:
-            return Check(name, False, f"{CHECK_RUNS} runs took over 120 s",
+            return Check(name, False, f"{runs} runs took over 120 s",
                          "check the target's speed or timeout")
-    return _judge(name, res.returncode, res.stdout + res.stderr)
+    return _judge(name, res.returncode, res.stdout + res.stderr, native=target.native)
 
 
-def _judge(name: str, code: int, out: str) -> Check:
+def _judge(name: str, code: int, out: str, native: bool = True) -> Check:
     counters = [c for c in map(parse_loaded_counters, out.splitlines()) if c is not None]
     statuses = [s for s in map(parse_status, out.splitlines()) if s is not None]
     cov = max((s.cov or 0 for s in statuses), default=0)
@@ -122,6 +125,10 @@ def _judge(name: str, code: int, out: str) -> Check:
         last = [ln for ln in out.splitlines() if ln.strip()][-1:] or ["no output"]
         return Check(name, False, f"the harness failed to start: {last[0]}",
                      "fix the plugin's fuzz target")
+    if not native:
+        found = " (and it already crashes: see `lab fuzz`)" if code != 0 else ""
+        return Check(name, True, f"runs outside this process: no native coverage, "
+                     f"{OUTSIDE_RUNS} runs guided by its Python code{found}")
     if not counters or sum(counters) == 0:
         return Check(name, False, "no native coverage counters registered",
                      "build with the fuzz flavor and preload asan_with_fuzzer.so; "

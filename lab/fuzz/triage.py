@@ -537,7 +537,8 @@ class _Scope:
         return _under(path, self.roots) and not _under(path, self.harness)
 
 
-def _strip_numbers(text: str) -> str:
+def strip_numbers(text: str) -> str:
+    """``text`` with every decimal or hexadecimal number replaced by ``N``."""
     return _NUMBERS.sub("N", text)
 
 
@@ -555,7 +556,7 @@ def _finding(raw: _Raw, scope: _Scope) -> Finding:
     if candidates:
         signature = f"{label}: " + " < ".join(frame.function for frame in candidates[:3])
     else:
-        signature = f"{label}: {_strip_numbers(summary)}"
+        signature = f"{label}: {strip_numbers(summary)}"
     return Finding(raw.kind, summary, raw.frames, own, signature)
 
 

@@ -156,7 +156,7 @@ class ImageBuilder:
         path = getattr(sys.modules.get(module or ""), "__file__", None)
         if path:  # the build code and its sibling modules (e.g. a disk image writer)
             build_src = hash_files(sorted(Path(path).parent.glob("*.py")))
-        return {"kind": self.kind, "name": recipe.name, "arch": recipe.arch,
+        return {"kind": self.kind, "name": recipe.name, "arch": recipe.arch, "flavor": flavor.name,
                 "inputs": hash_files(self._inputs(system, recipe)), "build": build_src,
                 "cflags": self._cflags(system, recipe, flavor),
                 "tools": {t: _tool_identity(t) for t in ("gcc", "ld", *recipe.tools)}}

@@ -8,7 +8,8 @@ the LABFS disk that holds them.
   ``targets/kernel`` plus ``main.c``, compiled with the lab's freestanding i386 flags and
   linked with ``kernel.ld`` (a Multiboot v1 ELF32 that ``qemu -kernel`` boots);
 - one ELF32 executable per ``user/<prog>.c`` (every ``.c`` there except ``ulib.c``), linked
-  with ``user/ulib.c`` and any ``user/*.S`` through ``user.ld`` at ``K_USER_BASE``;
+  with ``user/ulib.c``, the kernel library files in ``USER_SHARED`` and any ``user/*.S``
+  through ``user.ld`` at ``K_USER_BASE``;
 - ``disk.img``: a LABFS image (:func:`plugins.kernel.diskfs.build`) with ``/bin/<prog>`` for
   every program and the data files the in-guest tests read (``DATA_FILES``).
 
@@ -23,6 +24,12 @@ from typing import Any
 
 KERNEL_DIRS = ("arch", "dev", "lib", "mm", "proc", "sys", "fs", "ktest")
 USER_LIB = "ulib.c"
+# The fuzz flavor traces every basic block of these folders for the syscalls target's guest
+# coverage (lib/kcov.c); the rest (boot, drivers, the hook itself) stays untraced.
+KCOV_DIRS = ("mm", "proc", "sys", "fs")
+KCOV_FLAGS = ("-fsanitize-coverage=trace-pc",)
+# The kernel's freestanding library files that programs link too (one copy of the code).
+USER_SHARED = ("lib/string.c", "lib/div64.c", "lib/kvarg.c")
 # Files the in-guest tests check byte for byte (ktest/test_disk.c, user/usertest.c).
 MOTD = b"Welcome to the lab kernel.\nLABFS is read-only.\n"
 DATA_FILES: dict[str, bytes] = {
@@ -43,7 +50,14 @@ def _sources(root: Path, dirs: tuple[str, ...]) -> list[Path]:
 def _kernel(ctx: Any, objdir: Path) -> Path:
     root = Path(ctx.targets)
     sources = _sources(root, KERNEL_DIRS) + [root / "main.c"]
-    objects = ctx.compile(sources, objdir / "kernel")
+    if ctx.flavor != "fuzz":
+        objects = ctx.compile(sources, objdir / "kernel")
+    else:  # guest coverage of the system call paths for the syscalls fuzz target
+        traced = [s for s in sources if s.relative_to(root).parts[0] in KCOV_DIRS
+                  and s.suffix == ".c"]
+        objects = ctx.compile([s for s in sources if s not in traced], objdir / "kernel",
+                              ("-DK_KCOV",))
+        objects += ctx.compile(traced, objdir / "kernel", ("-DK_KCOV", *KCOV_FLAGS))
     out = Path(ctx.out) / "kernel.elf"
     ctx.run([ctx.ld, *ctx.ldflags, "-T", root / "kernel.ld", "-o", out, *objects],
             "link kernel.elf")
@@ -54,7 +68,8 @@ def _programs(ctx: Any, objdir: Path) -> dict[str, bytes]:
     root = Path(ctx.targets)
     udir = root / "user"
     extra = ("-DK_USER", f"-I{udir}")
-    lib_src = [udir / USER_LIB] + sorted(udir.glob("*.S"))
+    lib_src = ([udir / USER_LIB] + [root / f for f in USER_SHARED]
+               + sorted(udir.glob("*.S")))
     lib_objs = ctx.compile(lib_src, objdir / "user", extra)
     progs: dict[str, bytes] = {}
     for src in sorted(udir.glob("*.c")):

@@ -32,6 +32,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import lab
 from lab.qemu import QemuConfig, QemuResult, QemuSession, boot
@@ -42,6 +43,8 @@ RECORD_SIZE = RECORD.size
 MAX_RECORDS = 128
 BOOT_TIMEOUT = 15.0
 TAIL_LINES = 12
+KCOV_PREFIX = "LAB KCOV "
+HOST = "kernel-host"
 EXIT_OK, EXIT_PANIC, EXIT_HANG = 0, 2, 3
 
 # System call numbers (targets/kernel/sys/syscall_nr.h).
@@ -181,7 +184,8 @@ class FuzzRun:
     exit value says panic), ``hang`` (the kernel reported live processes), ``done`` (its
     ``LAB FUZZ done`` line) and that line's ``leaked_frames``, the fuzzer's own counts
     (``calls=`` etc. of its summary line, empty when the first process did not finish), the
-    per-call results when traced, and the last serial lines."""
+    per-call results when traced, the last serial lines, and ``kcov``, the guest's coverage
+    bitmap (``LAB KCOV``, printed by the fuzz flavor of the image; empty otherwise)."""
 
     outcome: str
     exit_value: int | None
@@ -194,6 +198,7 @@ class FuzzRun:
     leaked_frames: int = 0
     error: str = ""
     wall_s: float = 0.0
+    kcov: bytes = b""
 
     def count(self, key: str) -> int | None:
         return dict(self.counts).get(key)
@@ -249,7 +254,15 @@ def summarize(result: QemuResult) -> FuzzRun:
             ln.startswith("LAB FUZZ done calls=") for ln in lines),
         counts=_counts(lines), results=_results(lines), tail=tuple(lines[-TAIL_LINES:]),
         leaked_frames=_leaked(lines) if exited and result.exit_value == EXIT_OK else 0,
-        error=result.error, wall_s=result.wall_s)
+        error=result.error, wall_s=result.wall_s, kcov=_kcov(lines))
+
+
+def _kcov(lines: list[str]) -> bytes:
+    found = [ln[len(KCOV_PREFIX):].strip() for ln in lines if ln.startswith(KCOV_PREFIX)]
+    try:
+        return bytes.fromhex(found[-1]) if found else b""
+    except ValueError:  # a line cut short by the end of the run
+        return b""
 
 
 def panic_signature(message: str) -> str:
@@ -282,16 +295,25 @@ class QemuFailed(RuntimeError):
 
 
 class Runner:
-    """Boots one program at a time against a built image (``art``: kernel.elf, disk.img)."""
+    """Boots one program at a time against a built image (``art``: kernel.elf, disk.img).
 
-    def __init__(self, art: Path, timeout: float = BOOT_TIMEOUT, memory_mb: int = 128) -> None:
+    With ``feed`` (the ``kernel-host`` cffi module), the guest coverage each run printed goes
+    into that module's libFuzzer counters (``khost_kcov_feed``), so libFuzzer keeps the
+    programs that reach new kernel code."""
+
+    def __init__(self, art: Path, timeout: float = BOOT_TIMEOUT, memory_mb: int = 128,
+                 feed: Any = None) -> None:
         self.art = Path(art)
         self.timeout = timeout
         self.memory_mb = memory_mb  # e.g. 8 to reach the out-of-memory paths
+        self.feed = feed
         self._dir = tempfile.TemporaryDirectory(prefix="lab-sysfuzz-")
 
     def __call__(self, data: bytes) -> FuzzRun:
-        return self.run(data)
+        out = self.run(data)
+        if self.feed is not None and out.kcov:
+            self.feed.lib.khost_kcov_feed(out.kcov, len(out.kcov))
+        return out
 
     def run(self, data: bytes, *, trace: bool = False, timeout: float | None = None,
             append: str | None = None) -> FuzzRun:
@@ -318,8 +340,9 @@ ACTIONS: dict[str, Callable[[QemuSession, str], None]] = {"LAB SCREENSHOT": _scr
 
 
 def load(ctx: lab.LoadContext) -> Runner:
-    """The function under test: builds ``kernel-image`` and boots each input once."""
-    return Runner(ctx.build(RECIPE))
+    """The function under test: builds ``kernel-image`` (in the fuzz flavor with guest
+    coverage) and boots each input once, feeding the coverage to libFuzzer."""
+    return Runner(ctx.build(RECIPE), feed=ctx.build(HOST))
 
 
 def _dictionary() -> tuple[bytes, ...]:
@@ -334,4 +357,4 @@ TARGET = lab.FuzzTarget(
     "scratch buffer, known strings, or raw) run by /bin/sysfuzz inside our kernel under "
     "QEMU; the kernel must not panic, triple fault or hang",
     load=load, invariants=(kernel_survived,), dictionary=_dictionary(),
-    max_len=MAX_RECORDS * RECORD_SIZE, timeout=60, recipe=RECIPE)
+    max_len=MAX_RECORDS * RECORD_SIZE, timeout=60, recipe=RECIPE, native=False)

@@ -35,7 +35,9 @@
 #include "dev/vga.h"
 #include "fs/kfs.h"
 #include "ktest/ktest.h"
+#include "lib/kcov.h"
 #include "lib/kprintf.h"
+#include "lib/kvarg.h"
 #include "mm/kmem.h"
 #include "mm/paging.h"
 #include "proc/proc.h"
@@ -59,25 +61,7 @@ static char k_cmdline[CMDLINE_MAX];
 /* The value of key=value on the command line, copied into out (empty when absent). */
 static bool cmd_get(const char *key, char *out, size_t n)
 {
-    size_t klen = strlen(key);
-    out[0] = '\0';
-    for (const char *p = k_cmdline; *p != '\0';) {
-        while (*p == ' ')
-            p++;
-        const char *end = p;
-        while (*end != '\0' && *end != ' ')
-            end++;
-        if ((size_t)(end - p) > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
-            size_t v = (size_t)(end - p) - klen - 1;
-            if (v >= n)
-                v = n - 1;
-            memcpy(out, p + klen + 1, v);
-            out[v] = '\0';
-            return true;
-        }
-        p = end;
-    }
-    return false;
+    return k_kvarg_get(k_cmdline, key, out, n);
 }
 
 static void banner(const char *mode)
@@ -235,6 +219,7 @@ static uint32_t mode_fuzz(void)
     cmd_get("trace", trace, sizeof trace);
     uint32_t calls = k_syscall_count(), frames = frames_outside_heap();
     uint32_t deadline = k_ticks() + cmd_uint("hang_ticks", FUZZ_HANG_TICKS);
+    k_kcov_reset();
     int pid = k_proc_spawn("/bin/sysfuzz", strcmp(trace, "1") == 0 ? "run trace" : "run");
     if (pid < 0) {
         k_printf("kernel: cannot start /bin/sysfuzz: error %d\n", pid);
@@ -245,6 +230,7 @@ static uint32_t mode_fuzz(void)
         k_sched_sleep_ticks(1);
     }
     fuzz_reap(pid);
+    k_kcov_dump();
     if (fuzz_alive() > 0) {
         fuzz_report_hang();
         return EXIT_FUZZ_HANG;

@@ -452,3 +452,18 @@ def test_parse_frame_line_rejects_other_lines() -> None:
 def test_ubsan_kind(message: str, kind: str) -> None:
     assert ubsan_kind(message) == kind
     assert kind in KINDS
+
+
+def test_invariant_findings_are_told_apart_by_their_message() -> None:
+    from lab.fuzz.crashes import _message_category
+
+    panic = ("Traceback (most recent call last):\nlab.fuzz.harness.InvariantViolation: "
+             "kernel_survived: kernel panic: page fault in kernel at 0x60048000 (err 0x2); "
+             "serial: LAB PANIC ...\n")
+    hang = "InvariantViolation: kernel_survived: hang: guest killed at the timeout; serial: x"
+    assert _message_category(panic) == "kernel_survived: kernel panic: page fault in kernel " \
+                                       "at N (err N)"
+    assert _message_category(hang) == "kernel_survived: hang: guest killed at the timeout"
+    assert _message_category("Mismatch: target rejected, oracle accepted: target x; oracle y") \
+        == "target rejected, oracle accepted"
+    assert _message_category("no finding here") == ""

@@ -196,3 +196,35 @@ def test_other_endings_have_stable_signatures() -> None:
         "page fault in kernel at N (eip N, err N)"
     assert sf.panic_signature("assertion failed: rc == 0 (/w/targets/kernel/mm/kmem.c:70)") == \
         "assertion failed: rc == N (kmem.c:N)"
+
+
+def test_the_fuzz_image_reports_guest_coverage_and_it_reaches_the_counters(
+        runner: sf.Runner) -> None:
+    """The fuzz flavor of the image traces mm/proc/sys/fs (lib/kcov.c) and prints its bitmap;
+    fed to the kernel-host module it becomes libFuzzer's counters. Different programs reach
+    different kernel code; the release image prints no bitmap."""
+    from lab import native
+    from lab.host import get_host
+
+    system = get_host().systems()["kernel"]
+    host = native.load(system, sf.HOST, "release")
+    fuzz = sf.Runner(native.build(system, sf.RECIPE, "fuzz").path, feed=host)
+    seeds = sf.seed_programs()
+    first = fuzz(seeds["getpid-write.bin"])
+    assert first.done and len(first.kcov) == host.lib.KHOST_KCOV_BYTES
+    bits = {i for i in range(len(first.kcov) * 8) if first.kcov[i >> 3] >> (i & 7) & 1}
+    assert len(bits) > 50
+    assert all(host.lib.khost_kcov_counter(i) >= 1 for i in bits)
+    other = fuzz.run(seeds["fork-wait.bin"])
+    assert other.kcov != first.kcov  # fork and wait run code getpid and write do not
+    assert runner.run(seeds["getpid-write.bin"]).kcov == b""
+
+
+def test_a_target_outside_the_process_is_checked_without_native_counters() -> None:
+    from lab.fuzz.preflight import OUTSIDE_RUNS, _judge
+
+    out = "INFO: Seed: 1\n#2\tINITED cov: 0 ft: 0 corp: 1/1b exec/s: 0 rss: 60Mb\n"
+    assert not _judge("k/native", 0, out).ok
+    check = _judge("k/syscalls", 0, out, native=False)
+    assert check.ok and f"{OUTSIDE_RUNS} runs" in check.detail
+    assert sf.TARGET.native is False

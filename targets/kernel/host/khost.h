@@ -2,7 +2,8 @@
  * khost.h - the public header of the kernel-host cffi build (recipe `kernel-host`): the six
  * hardware-free kernel subsystems compiled for the host with -DKERNEL_HOST (mm/frame, mm/heap,
  * proc/runq, proc/elf, fs/labfs, sys/uaccess) plus the host glue of host/host.c (a memory
- * disk for LABFS and a grow callback for heaps living in a host buffer).
+ * disk for LABFS and a grow callback for heaps living in a host buffer), and the guest
+ * coverage feed of the syscalls fuzz target (host/kcov_feed.c).
  *
  * The C side gets the real declarations from the module headers; the block between the
  * LAB-CDEF markers restates them for cffi's cdef() (which takes neither includes nor macro
@@ -40,6 +41,13 @@ struct khost_arena {
 int khost_disk_read(void *ctx, uint32_t sector, uint32_t count, void *buf);
 int khost_heap_grow(void *ctx, uintptr_t old_end, size_t bytes);
 k_labfs_read_fn khost_disk_read_fn(void);
+
+/* Guest coverage (host/kcov_feed.c): OR a "LAB KCOV" bitmap of nbytes (at most
+ * KHOST_KCOV_BYTES) into this module's libFuzzer counters; the number of bits set. */
+#define KHOST_KCOV_BYTES 512
+uint32_t khost_kcov_feed(const uint8_t *bitmap, size_t nbytes);
+/* Counter i (tests). */
+uint8_t khost_kcov_counter(uint32_t i);
 k_heap_grow_fn khost_heap_grow_fn(void);
 
 #if 0
@@ -197,6 +205,10 @@ int khost_disk_read(void *ctx, uint32_t sector, uint32_t count, void *buf);
 int khost_heap_grow(void *ctx, uintptr_t old_end, size_t bytes);
 k_labfs_read_fn khost_disk_read_fn(void);
 k_heap_grow_fn khost_heap_grow_fn(void);
+#define KHOST_KCOV_BYTES 512
+uint32_t khost_kcov_feed(const uint8_t *bitmap, size_t nbytes);
+uint8_t khost_kcov_counter(uint32_t i);
+
 /* LAB-CDEF-END */
 #endif
 

@@ -11,23 +11,23 @@
 
 int main(const char *arg)
 {
-    if (u_strcmp(arg, "null") == 0)
+    if (strcmp(arg, "null") == 0)
         *(volatile int *)0 = 1;
-    else if (u_strcmp(arg, "kread") == 0)
+    else if (strcmp(arg, "kread") == 0)
         (void)*(volatile int *)0x100000;
-    else if (u_strcmp(arg, "kwrite") == 0)
+    else if (strcmp(arg, "kwrite") == 0)
         *(volatile int *)0x100000 = 1;
-    else if (u_strcmp(arg, "hole") == 0)
+    else if (strcmp(arg, "hole") == 0)
         (void)*(volatile int *)0x7ffff000;
-    else if (u_strcmp(arg, "gpf") == 0)
+    else if (strcmp(arg, "gpf") == 0)
         __asm__ volatile("cli");
-    else if (u_strcmp(arg, "div") == 0) {
+    else if (strcmp(arg, "div") == 0) {
         volatile int zero = 0;
         volatile int x = 10 / zero;
         (void)x;
-    } else if (u_strcmp(arg, "ud") == 0)
+    } else if (strcmp(arg, "ud") == 0)
         __asm__ volatile("ud2");
-    else if (u_strcmp(arg, "ro") == 0)
+    else if (strcmp(arg, "ro") == 0)
         *(volatile uint8_t *)(uintptr_t)&main = 0xcc;
     u_printf("fault: %s did not fault\n", arg);
     return 0;

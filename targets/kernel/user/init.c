@@ -34,7 +34,7 @@ int main(const char *arg)
                 continue;
             }
             line[len] = '\0';
-            if (u_strcmp(line, "exit") == 0)
+            if (strcmp(line, "exit") == 0)
                 return 0;
             if (len > 0)
                 u_printf("you typed: %s\n", line);

@@ -34,8 +34,8 @@ static uint32_t k_nrows;
 static uint64_t tsc_to_ns(uint64_t tsc)
 {
     uint32_t rem;
-    uint64_t q = u_udiv64(tsc, k_khz, &rem);
-    return q * 1000000u + u_udiv64((uint64_t)rem * 1000000u, k_khz, NULL);
+    uint64_t q = k_udiv64(tsc, k_khz, &rem);
+    return q * 1000000u + k_udiv64((uint64_t)rem * 1000000u, k_khz, NULL);
 }
 
 static int bench_syscall(uint32_t n, struct result *r)
@@ -103,13 +103,13 @@ static int run_one(const char *name, uint32_t n)
 {
     struct result r = {0, 0};
     int rc;
-    if (u_strcmp(name, "syscall") == 0)
+    if (strcmp(name, "syscall") == 0)
         rc = bench_syscall(n, &r);
-    else if (u_strcmp(name, "ctxswitch") == 0)
+    else if (strcmp(name, "ctxswitch") == 0)
         rc = bench_ctxswitch(n, &r);
-    else if (u_strcmp(name, "pagefault") == 0)
+    else if (strcmp(name, "pagefault") == 0)
         rc = bench_pagefault(n, &r);
-    else if (u_strcmp(name, "spawn") == 0)
+    else if (strcmp(name, "spawn") == 0)
         rc = bench_spawn(n, &r);
     else {
         u_printf("kbench: unknown workload %s\n", name);
@@ -135,7 +135,7 @@ static void print_table(void)
     for (uint32_t i = 0; i < k_nrows; i++) {
         uint32_t n = k_rows[i].r.iters ? k_rows[i].r.iters : 1;
         u_printf("  %-10s %8u %14llu %12llu\n", k_rows[i].name, n,
-                 u_udiv64(k_rows[i].r.tsc, n, NULL), u_udiv64(tsc_to_ns(k_rows[i].r.tsc), n, NULL));
+                 k_udiv64(k_rows[i].r.tsc, n, NULL), k_udiv64(tsc_to_ns(k_rows[i].r.tsc), n, NULL));
     }
     u_printf("\n");
 }
@@ -143,9 +143,9 @@ static void print_table(void)
 int main(const char *arg)
 {
     char list[96], iters[16], khz[16], name[24];
-    u_arg_get(arg, "bench", list, sizeof list);
-    uint32_t n = u_arg_get(arg, "iters", iters, sizeof iters) ? u_atou(iters) : 1000;
-    if (u_arg_get(arg, "khz", khz, sizeof khz) && u_atou(khz) > 0)
+    k_kvarg_get(arg, "bench", list, sizeof list);
+    uint32_t n = k_kvarg_get(arg, "iters", iters, sizeof iters) ? u_atou(iters) : 1000;
+    if (k_kvarg_get(arg, "khz", khz, sizeof khz) && u_atou(khz) > 0)
         k_khz = u_atou(khz);
     if (n == 0)
         n = 1;

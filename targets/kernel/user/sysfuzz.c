@@ -115,7 +115,7 @@ static bool spawn_allowed(uint32_t raw, uint32_t path)
     if (n == room)
         return true; /* no NUL in the buffer: too long or a fault, never a program */
     for (uint32_t i = 0; i < NBLOCKED; i++)
-        if (u_strcmp(s, blocked[i]) == 0)
+        if (strcmp(s, blocked[i]) == 0)
             return false;
     return true;
 }
@@ -226,13 +226,13 @@ static int32_t load(struct rec *recs)
 
 int main(const char *arg)
 {
-    if (u_strncmp(arg, "run", 3) != 0 || (arg[3] != '\0' && arg[3] != ' '))
+    if (strncmp(arg, "run", 3) != 0 || (arg[3] != '\0' && arg[3] != ' '))
         return 0; /* spawned by a fuzz program: do not run the program again */
     struct rec recs[REC_MAX];
     int32_t count = load(recs);
     if (count < 0)
         return 0;
-    struct state st = {.root = true, .trace = u_strcmp(arg, "run trace") == 0,
+    struct state st = {.root = true, .trace = strcmp(arg, "run trace") == 0,
                        .sleep_left = SLEEP_BUDGET_MS};
     memset(g.scratch + SCRATCH_SIZE - UNTERMINATED_LEN, 'U', UNTERMINATED_LEN);
     for (uint32_t i = 0; i < (uint32_t)count; i++)

@@ -1,7 +1,7 @@
 /*
  * ulib.c - user-mode runtime (see ulib.h): _start, the int $0x80 system call stubs
- * (sys/syscall_nr.h ABI), a printf subset (%d %u %x %s %c %llu %lld, width and '0'/'-'),
- * string helpers and 64-by-32-bit division (no libgcc is linked).
+ * (sys/syscall_nr.h ABI), a printf subset (%d %u %x %s %c %llu %lld, width and '0'/'-') and
+ * kpanic for the kernel library files linked into programs (no libgcc is linked).
  */
 #include "ulib.h"
 
@@ -96,95 +96,12 @@ int32_t u_setprio(int pid, int prio)
     return u_syscall(K_SYS_SETPRIO, (uint32_t)pid, (uint32_t)prio, 0);
 }
 
-void *memset(void *dst, int c, size_t n)
-{
-    unsigned char *d = dst;
-    while (n--)
-        *d++ = (unsigned char)c;
-    return dst;
-}
-
-void *memcpy(void *restrict dst, const void *restrict src, size_t n)
-{
-    unsigned char *d = dst;
-    const unsigned char *s = src;
-    while (n--)
-        *d++ = *s++;
-    return dst;
-}
-
-size_t u_strlen(const char *s)
-{
-    size_t n = 0;
-    while (s[n] != '\0')
-        n++;
-    return n;
-}
-
-int u_strncmp(const char *a, const char *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (a[i] != b[i])
-            return (unsigned char)a[i] - (unsigned char)b[i];
-        if (a[i] == '\0')
-            return 0;
-    }
-    return 0;
-}
-
-int u_strcmp(const char *a, const char *b)
-{
-    return u_strncmp(a, b, (size_t)-1);
-}
-
-int u_memcmp(const void *a, const void *b, size_t n)
-{
-    const unsigned char *x = a, *y = b;
-    for (size_t i = 0; i < n; i++)
-        if (x[i] != y[i])
-            return x[i] < y[i] ? -1 : 1;
-    return 0;
-}
-
-uint64_t u_udiv64(uint64_t n, uint32_t d, uint32_t *rem)
-{
-    uint32_t hi = (uint32_t)(n >> 32), lo = (uint32_t)n;
-    uint32_t qhi = hi / d, r = hi % d, qlo;
-    __asm__("divl %4" : "=a"(qlo), "=d"(r) : "a"(lo), "d"(r), "rm"(d));
-    if (rem != NULL)
-        *rem = r;
-    return ((uint64_t)qhi << 32) | qlo;
-}
-
 uint32_t u_atou(const char *s)
 {
     uint32_t v = 0;
     while (*s >= '0' && *s <= '9')
         v = v * 10 + (uint32_t)(*s++ - '0');
     return v;
-}
-
-bool u_arg_get(const char *arg, const char *key, char *out, size_t n)
-{
-    size_t klen = u_strlen(key);
-    out[0] = '\0';
-    for (const char *p = arg; p != NULL && *p != '\0';) {
-        while (*p == ' ')
-            p++;
-        const char *end = p;
-        while (*end != '\0' && *end != ' ')
-            end++;
-        if ((size_t)(end - p) > klen && u_strncmp(p, key, klen) == 0 && p[klen] == '=') {
-            size_t v = (size_t)(end - p) - klen - 1;
-            if (v >= n)
-                v = n - 1;
-            memcpy(out, p + klen + 1, v);
-            out[v] = '\0';
-            return true;
-        }
-        p = end;
-    }
-    return false;
 }
 
 struct ubuf {
@@ -206,7 +123,7 @@ static void put_num(struct ubuf *b, uint64_t v, unsigned base, bool neg, int wid
     int i = 0;
     do {
         uint32_t r;
-        v = u_udiv64(v, base, &r);
+        v = k_udiv64(v, base, &r);
         tmp[i++] = "0123456789abcdef"[r];
     } while (v != 0);
     int len = i + (neg ? 1 : 0);
@@ -254,7 +171,7 @@ static int u_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
             put_num(&b, v, *p == 'x' ? 16 : 10, false, width, zero, left);
         } else if (*p == 's') {
             const char *s = va_arg(ap, const char *);
-            int len = (int)u_strlen(s);
+            int len = (int)strlen(s);
             for (; !left && width > len; width--)
                 put(&b, ' ');
             while (*s != '\0')
@@ -279,6 +196,17 @@ int u_snprintf(char *buf, size_t size, const char *fmt, ...)
     int n = u_vsnprintf(buf, size, fmt, ap);
     va_end(ap);
     return n;
+}
+
+_Noreturn void kpanic(const char *fmt, ...)
+{
+    char msg[160];
+    va_list ap;
+    va_start(ap, fmt);
+    u_vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    u_printf("user panic: %s\n", msg);
+    u_exit(127);
 }
 
 int u_printf(const char *fmt, ...)

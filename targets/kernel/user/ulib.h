@@ -1,7 +1,7 @@
 /*
  * ulib.h - the user programs' library: system call wrappers (ABI in sys/syscall_nr.h: int
- * $0x80, number in eax, arguments in ebx, ecx, edx), a small printf, string helpers and
- * rdtsc. Programs define int main(const char *arg); _start (ulib.c) calls it and exits with
+ * $0x80, number in eax, arguments in ebx, ecx, edx), a small printf and rdtsc. Programs
+ * define int main(const char *arg); _start (ulib.c) calls it and exits with
  * its result.
  */
 #ifndef U_ULIB_H
@@ -12,7 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/div64.h"
 #include "lib/kerrno.h"
+#include "lib/klib.h"
+#include "lib/kvarg.h"
 #include "sys/syscall_nr.h"
 
 int main(const char *arg);
@@ -44,16 +47,9 @@ static inline uint64_t u_rdtsc(void)
 
 int u_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int u_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-size_t u_strlen(const char *s);
-int u_strcmp(const char *a, const char *b);
-int u_strncmp(const char *a, const char *b, size_t n);
-int u_memcmp(const void *a, const void *b, size_t n);
-void *memset(void *dst, int c, size_t n);
-void *memcpy(void *restrict dst, const void *restrict src, size_t n);
-/* n / d for 64-bit n (no libgcc); remainder in *rem when not NULL. */
-uint64_t u_udiv64(uint64_t n, uint32_t d, uint32_t *rem);
-/* Value of "key=value" in a space-separated argument string, copied into out. */
-bool u_arg_get(const char *arg, const char *key, char *out, size_t n);
+/* Strings, memory, 64-bit division and "key=value" arguments come from the kernel's own
+ * freestanding library (lib/string.c, lib/div64.c, lib/kvarg.c), linked into every program;
+ * kpanic (a failed kassert in them) prints the message and exits with status 127. */
 uint32_t u_atou(const char *s);
 
 #endif

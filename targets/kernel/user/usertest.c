@@ -70,10 +70,10 @@ static int t_read(void)
     int fd = u_open("/etc/motd");
     CHECK(fd >= 3);
     CHECK(u_read(fd, buf, 8) == 8);
-    CHECK(u_memcmp(buf, MOTD, 8) == 0);
+    CHECK(memcmp(buf, MOTD, 8) == 0);
     int32_t n = u_read(fd, buf, sizeof buf);
     CHECK(n > 0);
-    CHECK(u_memcmp(buf, MOTD + 8, sizeof MOTD - 1 - 8) == 0);
+    CHECK(memcmp(buf, MOTD + 8, sizeof MOTD - 1 - 8) == 0);
     CHECK(u_read(fd, KERNEL_PTR, 4) == -K_EFAULT);
     CHECK(u_read(fd, HOLE_PTR, 4) == -K_EFAULT);
     /* text is not writable: reading into it is a fault */
@@ -283,7 +283,7 @@ static const struct group groups[] = {
 int main(const char *arg)
 {
     for (uint32_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
-        if (u_strcmp(arg, groups[i].name) == 0)
+        if (strcmp(arg, groups[i].name) == 0)
             return groups[i].fn();
     u_printf("usertest: unknown group '%s'\n", arg);
     return 1;
