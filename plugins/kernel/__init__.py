@@ -96,7 +96,9 @@ PER_OP = (lab.Metric("insns", "insn/op", "lower"), lab.Metric("guest_ns", "ns/op
 def _loop(name: str, description: str, iters: tuple[int, ...], default: int,
           quick: int) -> lab.Workload:
     return lab.Workload(
-        name=name, description=description, params={"iters": iters, "accel": ACCEL},
+        name=name, description=f"{description} (insns: guest instructions per operation "
+        "under -icount, deterministic; guest_ns: the guest's clock under plain TCG)",
+        params={"iters": iters, "accel": ACCEL},
         prepare=dict, measure=_measure(name), measured=PER_OP,
         default={"iters": (default,), "accel": ("tcg",)},
         quick={"iters": (quick,), "accel": ("tcg",)}, supports=_supports,
