@@ -228,3 +228,15 @@ def test_a_target_outside_the_process_is_checked_without_native_counters() -> No
     check = _judge("k/syscalls", 0, out, native=False)
     assert check.ok and f"{OUTSIDE_RUNS} runs" in check.detail
     assert sf.TARGET.native is False
+
+
+def test_lab_fuzz_runs_the_syscalls_target_on_guest_coverage(run_lab) -> None:  # noqa: ANN001
+    from labtest import ROOT
+
+    res = run_lab("fuzz", "kernel", "--target", "syscalls", "--runs", "30", "--seed", "5",
+                  "--json", env={"LAB_CORPORA": str(ROOT / "corpora")}, timeout=300)
+    assert res.code == 0, res.err
+    [result] = res.json()
+    assert result["execs"] >= 30 and result["seed_units"] == len(sf.seed_programs())
+    assert result["cov"] > 100  # the guest's bitmap, fed as counters
+    assert result["crashes"] == [] and result["error"] is None, result
