@@ -29,7 +29,7 @@ USER_LIB = "ulib.c"
 KCOV_DIRS = ("mm", "proc", "sys", "fs")
 KCOV_FLAGS = ("-fsanitize-coverage=trace-pc",)
 # The kernel's freestanding library files that programs link too (one copy of the code).
-USER_SHARED = ("lib/string.c", "lib/div64.c", "lib/kvarg.c")
+USER_SHARED = ("lib/string.c", "lib/div64.c", "lib/format.c", "lib/kvarg.c")
 # Files the in-guest tests check byte for byte (ktest/test_disk.c, user/usertest.c).
 MOTD = b"Welcome to the lab kernel.\nLABFS is read-only.\n"
 DATA_FILES: dict[str, bytes] = {

@@ -1,23 +1,14 @@
 /*
- * kprintf.h - formatted output for the kernel (a C11 printf subset: %d %i %u %x %X %s %c %p
- * %% with the l and ll length modifiers, '0' and '-' flags, a width and a %s precision).
+ * kprintf.h - formatted output to the kernel's console, in the printf subset of
+ * lib/format.h (whose snprintf and k_vformat it also offers).
  */
 #ifndef K_KPRINTF_H
 #define K_KPRINTF_H
 
-#include <stdarg.h>
+#include "lib/format.h"
 
-#include "lib/klib.h"
-
-typedef void (*k_putc_fn)(void *ctx, char c);
-
-/* Format into sink; the number of characters produced. */
-int k_vformat(k_putc_fn sink, void *ctx, const char *fmt, va_list ap);
 /* Format to the console (serial + VGA), one buffered write per call. */
 int k_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int k_vprintf(const char *fmt, va_list ap);
-/* Format into buf (always NUL-terminated when size > 0); the untruncated length. */
-int k_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-int k_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 
 #endif

@@ -122,7 +122,7 @@ static int run_one(const char *name, uint32_t n)
     u_printf("KBENCH %s iters=%u tsc=%llu ns=%llu\n", name, r.iters, r.tsc,
              tsc_to_ns(r.tsc));
     if (k_nrows < MAX_ROWS) {
-        u_snprintf(k_rows[k_nrows].name, sizeof k_rows[k_nrows].name, "%s", name);
+        k_snprintf(k_rows[k_nrows].name, sizeof k_rows[k_nrows].name, "%s", name);
         k_rows[k_nrows++].r = r;
     }
     return 0;

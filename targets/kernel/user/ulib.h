@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "lib/div64.h"
+#include "lib/format.h"
 #include "lib/kerrno.h"
 #include "lib/klib.h"
 #include "lib/kvarg.h"
@@ -46,9 +47,9 @@ static inline uint64_t u_rdtsc(void)
 }
 
 int u_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int u_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Strings, memory, 64-bit division and "key=value" arguments come from the kernel's own
- * freestanding library (lib/string.c, lib/div64.c, lib/kvarg.c), linked into every program;
+/* Strings, memory, 64-bit division, formatting (k_snprintf) and "key=value" arguments come
+ * from the kernel's own freestanding library (lib/string.c, lib/div64.c, lib/format.c,
+ * lib/kvarg.c), linked into every program;
  * kpanic (a failed kassert in them) prints the message and exits with status 127. */
 uint32_t u_atou(const char *s);
 
