@@ -162,7 +162,7 @@ class _Measurer:
                 runs = list(side.runs.get(self.opts.system, []))
                 if self.opts.system in side.instruction_runs:
                     runs.append(side.instruction_runs[self.opts.system])
-                out[commit] = collect(store, self.opts.system, runs)
+                out[commit] = collect(store, self.opts.system, runs, side.round_of)
             finally:
                 store.close()
         return out

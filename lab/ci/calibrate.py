@@ -31,7 +31,7 @@ from typing import Any
 from lab import paths
 from lab.ci import compare as cmp
 from lab.ci import detect, trees
-from lab.ci.measure import Figures, Key, Side
+from lab.ci.measure import Figure, Figures, Key, Side
 
 
 def bench_of(key: Key) -> str:
@@ -107,16 +107,18 @@ def _one_aa(i: int, tree: trees.Tree, systems: list[str], options: Any, scratch:
     return figs[0], figs[1], rounds, a.errors + b.errors, fps
 
 
-def _bands(pairs: dict[Key, list[tuple[list[float], list[float]]]], units: dict[Key, str],
+def _bands(pairs: dict[Key, list[tuple[Figure, Figure]]], units: dict[Key, str],
            skip: int | None = None) -> list[Band]:
     out = []
     for key, all_pairs in sorted(pairs.items(), key=lambda kv: bench_of(kv[0])):
         use = [p for j, p in enumerate(all_pairs) if j != skip] or all_pairs
-        use = [p for p in use if min(len(p[0]), len(p[1])) >= 2]
+        use = [p for p in use if min(len(p[0].values), len(p[1].values)) >= 2]
         if not use:
             continue
-        band = detect.calibrate(use)
-        mde = detect.min_detectable(use[0][0], band=band)
+        band = detect.calibrate([(a.values, b.values) for a, b in use],
+                                groups=[(a.groups, b.groups) for a, b in use],
+                                paired=all(a.paired and b.paired for a, b in use))
+        mde = detect.min_detectable(use[0][0].values, band=band, groups=use[0][0].groups)
         out.append(Band(key, band.half_width, mde, list(band.aa_ratios), units.get(key, "")))
     return out
 
@@ -134,7 +136,7 @@ def run_calibration(options: Any, runs: int,
     systems = bench_systems(options.systems)
     result = Calibration(_stamp(), systems, trees.working(repo), runs)
     scratch = Path(tempfile.mkdtemp(prefix="lab-ci-aa-", dir=_scratch_root()))
-    pairs: dict[Key, list[tuple[list[float], list[float]]]] = {}
+    pairs: dict[Key, list[tuple[Figure, Figure]]] = {}
     units: dict[Key, str] = {}
     per_run: list[tuple[Figures, Figures]] = []
     try:
@@ -148,7 +150,7 @@ def run_calibration(options: Any, runs: int,
             for key in set(a) & set(b):
                 if not (a[key].channel == "instructions" or
                         (len(set(a[key].values)) == 1 and len(set(b[key].values)) == 1)):
-                    pairs.setdefault(key, []).append((a[key].values, b[key].values))
+                    pairs.setdefault(key, []).append((a[key], b[key]))
                     units[key] = a[key].unit
         result.bands = _bands(pairs, units)
         for i, (a, b) in enumerate(per_run):

@@ -5,8 +5,10 @@ Two kinds of figure are judged differently (see :mod:`lab.ci.detect` for the sta
 * deterministic figures (the ``instructions`` channel's ``vg_instructions``; any figure whose
   values are all equal on each side, such as a compression ratio) are called changed when the
   relative change exceeds ``EXACT_THRESHOLD`` (0.5%), with no test;
-* noisy figures (wall time, a load generator's rate) get the ratio of medians with its
-  bootstrap interval and the Mann-Whitney p-value; the p-values of one check are corrected
+* noisy figures (wall time, a load generator's rate) get the ratio (the median of the
+  per-round ratios where both sides ran in the same rounds, else the ratio of medians) with
+  its bootstrap interval (resampling whole rounds, or bench processes, whose repetitions share
+  the load of their moment) and the Mann-Whitney p-value; the p-values of one check are corrected
   together (Benjamini-Hochberg), and a change is called when q < ``ALPHA`` and the whole
   interval lies beyond the benchmark's noise band: the band calibrated from A/A runs on this
   machine (``lab ci --calibrate``), else ``DEFAULT_BAND`` (labelled uncalibrated).
@@ -138,13 +140,17 @@ def compare(base: Figures, cur: Figures, bands: dict[Key, float]) -> list[Row]:
         if min(row.n) < 2 or row.baseline == 0:
             row.verdict = NOT_ENOUGH
             continue
-        stats.append((row, detect.effect(a.values, b.values, seed=len(stats))))
+        e = detect.effect(a.values, b.values, seed=len(stats), base_groups=a.groups,
+                          cur_groups=b.groups, paired=a.paired and b.paired)
+        row.ratio = e.ratio
+        stats.append((row, e))
     corrected = detect.correct([e for _, e in stats])
     for (row, _), e in zip(stats, corrected, strict=True):
         calibrated = row.key in bands
         band = detect.NoiseBand(bands.get(row.key, DEFAULT_BAND), ())
         row.ci_low, row.ci_high, row.pvalue, row.qvalue = e.ci_low, e.ci_high, e.pvalue, e.qvalue
         row.band, row.calibrated = band.half_width, calibrated
-        row.min_detectable = detect.min_detectable(base[row.key].values, band=band)
+        row.min_detectable = detect.min_detectable(base[row.key].values, band=band,
+                                                    groups=base[row.key].groups)
         row.verdict = detect.regressed(e, row.better, band=band, alpha=ALPHA)
     return rows

@@ -8,10 +8,12 @@ bench each, back to back, in an order drawn from a seeded generator, so slow dri
 machine (another job starting, thermal state) falls on both sides alike. The instruction
 channel is deterministic and runs once a side.
 
-A figure's unit of replication is one repetition of one bench process: the samples of a
-repetition are reduced to their median, so a benchmark gets ``rounds x reps`` values a side
-(samples within one repetition are not independent of each other: pooling them would make
-any systematic difference between two processes look significant).
+A figure's values are one per repetition of one bench process: the samples of a repetition
+are reduced to their median, so a benchmark gets ``rounds x reps`` values a side (samples
+within one repetition are not independent of each other: pooling them would make any
+systematic difference between two processes look significant). Each value is labelled with
+its process's round (the round's bench seed), so the statistics can resample whole processes
+and pair the two sides' processes of one round (:mod:`lab.ci.detect`).
 
 Contract. ``Side.run(argv)`` returns the child's completed process (never raises on a non-zero
 exit; ``subprocess.TimeoutExpired`` becomes a failed process); ``collect`` reads the runs of a
@@ -24,7 +26,7 @@ import json
 import subprocess
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,22 @@ class Figure:
     channel: str
     values: list[float] = field(default_factory=list)
     runs: list[int] = field(default_factory=list)
+    rounds: list[int] = field(default_factory=list)
+
+    @property
+    def paired(self) -> bool:
+        """Whether every value carries the round it was measured in."""
+        return bool(self.values) and len(self.rounds) == len(self.values)
+
+    @property
+    def groups(self) -> list[int] | None:
+        """Each value's process, or None when not recorded: the repetitions of one process
+        share the load of their moment, so statistics resample whole processes. The label is
+        the process's round where known (one process a round and side, and the same label on
+        the other side marks its pair), else its run id."""
+        if self.paired:
+            return self.rounds
+        return self.runs if len(self.runs) == len(self.values) else None
 
 
 Figures = dict[Key, Figure]
@@ -74,6 +92,7 @@ class Side:
     store: Path
     base_env: dict[str, str]
     runs: dict[str, list[int]] = field(default_factory=dict)
+    round_of: dict[int, int] = field(default_factory=dict)
     instruction_runs: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
@@ -143,6 +162,7 @@ def bench_once(side: Side, system: str, selection: Selection, *, seed: int,
         side.instruction_runs[system] = run_id
     else:
         side.runs.setdefault(system, []).append(run_id)
+        side.round_of[run_id] = seed
     return run_id
 
 
@@ -175,9 +195,10 @@ def _meta(store: Any, run_id: int) -> dict[tuple, dict]:
             for r in store.results(run_id)}
 
 
-def collect(store: Any, system: str, run_ids: Sequence[int]) -> Figures:
+def collect(store: Any, system: str, run_ids: Sequence[int],
+            round_of: Mapping[int, int] | None = None) -> Figures:
     """The figures of ``run_ids``: per benchmark, one value per (run, repetition), the median
-    of that repetition's samples."""
+    of that repetition's samples; labelled with each run's round where ``round_of`` has it."""
     from lab.store.sqlite import canonical
 
     figures: Figures = {}
@@ -196,4 +217,6 @@ def collect(store: Any, system: str, run_ids: Sequence[int]) -> Figures:
                                                  info["channel"]))
             fig.values.append(float(np.median(values)))
             fig.runs.append(run_id)
+            if round_of is not None and run_id in round_of:
+                fig.rounds.append(round_of[run_id])
     return figures

@@ -188,7 +188,7 @@ def figures_of(side: Side, store: Any, systems: list[str]) -> Figures:
         runs = list(side.runs.get(system, []))
         if system in side.instruction_runs:
             runs.append(side.instruction_runs[system])
-        figures.update(collect(store, system, runs))
+        figures.update(collect(store, system, runs, side.round_of))
     return figures
 
 
