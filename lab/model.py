@@ -50,6 +50,21 @@ def throughput(size_param: str, name: str = "throughput") -> TimedMetric:
     )
 
 
+@dataclass(frozen=True)
+class Limit:
+    """A ceiling a workload is measured against: its ``metric`` as a fraction of the same
+    implementation's ``metric`` on the ``workload`` named here (e.g. a reduction's GB/s over
+    a copy's GB/s on the same device), at the same values of the parameters the two share,
+    repetition by repetition. The derived metric is named ``<metric>_of_<workload>``."""
+
+    workload: str
+    metric: str = "throughput"
+
+    @property
+    def derived(self) -> Metric:
+        return Metric(f"{self.metric}_of_{self.workload}", "fraction", "higher")
+
+
 def latency(name: str = "time") -> TimedMetric:
     """Seconds per call."""
     return TimedMetric(Metric(name, "s", "lower"), lambda seconds, params: seconds)
@@ -194,6 +209,8 @@ class Workload:
     ``measure_every_rep`` makes ``measure`` a sampled measurement (e.g. ops/s reported by an
     external load generator): it is called in every repetition and its values get intervals
     and verdicts like timed metrics, instead of being taken once as exact figures.
+    ``limit`` (a ``Limit``) names another workload of the system whose figure is this one's
+    ceiling: every result also gets that fraction (the bench runs the limit workload too).
     ``in_process`` says whether the work happens in the measuring process (the default for a
     timed workload) or in other processes, such as a server the implementation started
     (the default for a measure-only workload): the instruction channel and ``lab profile``
@@ -218,9 +235,11 @@ class Workload:
     percentiles: Mapping[str, float] = field(default_factory=dict)
     baseline: str | None = None
     in_process: bool | None = None
+    limit: Limit | None = None
 
     def all_metrics(self) -> tuple[Metric, ...]:
-        return tuple(t.metric for t in self.metrics) + tuple(self.measured)
+        derived = (self.limit.derived,) if self.limit is not None else ()
+        return tuple(t.metric for t in self.metrics) + tuple(self.measured) + derived
 
     def combos(self, mode: str = "default",
                overrides: Mapping[str, tuple] | None = None) -> list[dict[str, Any]]:
@@ -408,6 +427,7 @@ def validate_system(s: Any) -> list[str]:
                      for r in i.recipes if r not in recipe_names]
     for w in s.workloads:
         problems += _check_workload(w)
+        problems += _check_limit(s, w)
     if s.chaos is not None or "chaos" in s.offers:
         from lab.chaos.model import validate_suite
 
@@ -416,6 +436,24 @@ def validate_system(s: Any) -> list[str]:
     problems += _check_names("fuzz target", [t.name for t in s.fuzz_targets])
     for t in s.fuzz_targets:
         problems += _check_fuzz_target(t, recipe_names)
+    return problems
+
+
+def _check_limit(s: System, w: Workload) -> list[str]:
+    if w.limit is None:
+        return []
+    where = f"workload {w.name!r}: limit"
+    if not isinstance(w.limit, Limit):
+        return [f"{where} must be lab.Limit, got {type(w.limit).__name__}"]
+    target = next((x for x in s.workloads if x.name == w.limit.workload), None)
+    if target is None or target is w:
+        return [f"{where} names {w.limit.workload!r}, which is not another workload of "
+                f"{s.name!r} ({', '.join(x.name for x in s.workloads if x is not w)})"]
+    problems = [f"{where}: {name} has no metric {w.limit.metric!r}"
+                for name, x in ((w.name, w), (target.name, target))
+                if w.limit.metric not in {m.name for m in x.all_metrics()}]
+    if target.limit is not None:
+        problems.append(f"{where}: {target.name!r} has a limit of its own; limits don't chain")
     return problems
 
 

@@ -83,6 +83,8 @@ def metrics_of(system: System, workload: str) -> dict[str, tuple[Metric, str]]:
     out = {m.name: (m, ch) for ch, ms in _BY_CHANNEL.items() for m in ms}
     out.update({t.metric.name: (t.metric, "wall") for t in w.metrics})
     out.update({m.name: (m, "measured") for m in w.measured})
+    if w.limit is not None:  # derived from timed figures: the wall channel's
+        out[w.limit.derived.name] = (w.limit.derived, "wall")
     return out
 
 
@@ -112,6 +114,7 @@ def declared_for(system: System, workload: str, channels: tuple[str, ...]) -> li
     out: list[Metric] = []
     if "wall" in channels:
         out += [t.metric for t in w.metrics]
+        out += [w.limit.derived] if w.limit is not None else []
     if "measured" in channels:
         out += list(w.measured)
     local = in_process(w)

@@ -89,6 +89,10 @@ def make_plan(system: System, impls: list[str], workloads: list[str], mode: str 
     if system.baseline not in impl_names:
         impl_names.insert(0, system.baseline)
     wl_names = _choose("workload", workloads, [w.name for w in system.workloads])
+    for name in list(wl_names):  # a limit is measured with the workloads it bounds
+        limit = system.workload(name).limit
+        if limit is not None and limit.workload not in wl_names:
+            wl_names.append(limit.workload)
     chosen = [system.workload(n) for n in wl_names]
     for w in chosen:
         if w.baseline is not None and w.baseline not in impl_names:

@@ -37,10 +37,45 @@ def _seed(*parts: str) -> int:
     return zlib.crc32("|".join(parts).encode())
 
 
+def _shared_match(params: dict[str, Any], limit_params: dict[str, Any]) -> bool:
+    return all(params[k] == v for k, v in limit_params.items() if k in params)
+
+
+def derive_limits(system: System, samples: list[Sample]) -> list[Sample]:
+    """Samples of each workload's ``Limit`` fraction: per implementation, parameter set and
+    repetition, the median of the workload's metric in that repetition over the median of the
+    limit workload's metric in the same repetition, at the parameter values the two share
+    (see ``lab.Limit``). Repetitions or parameter sets the limit lacks get no fraction."""
+    reps: dict[tuple, list[float]] = defaultdict(list)
+    params_of: dict[str, dict[str, Any]] = {}
+    for s in samples:
+        pk = json.dumps(s.params, sort_keys=True)
+        params_of[pk] = s.params
+        reps[(s.impl, s.workload, pk, s.metric, s.rep)].append(s.value)
+    out: list[Sample] = []
+    for w in system.workloads:
+        if w.limit is None:
+            continue
+        ceilings = {(impl, pk, rep): float(np.median(v))
+                    for (impl, wl, pk, metric, rep), v in reps.items()
+                    if wl == w.limit.workload and metric == w.limit.metric}
+        for (impl, wl, pk, metric, rep), values in reps.items():
+            if wl != w.name or metric != w.limit.metric:
+                continue
+            ceiling = next((c for (ci, cpk, crep), c in ceilings.items()
+                            if ci == impl and crep == rep
+                            and _shared_match(params_of[pk], params_of[cpk])), None)
+            if ceiling:
+                out.append(Sample(impl, wl, params_of[pk], w.limit.derived.name, rep,
+                                  float(np.median(values)) / ceiling))
+    return out
+
+
 def summarize(system: System, samples: list[Sample], notes: list[dict[str, Any]],
               noise: float = stats.NOISE, channels: tuple[str, ...] = ("wall", "measured"),
               ) -> tuple[list[dict], list[dict]]:
-    """Result rows (ok ones from ``samples``, plus skipped/failed ``notes``) and comparisons.
+    """Result rows (ok ones from ``samples`` and the ``Limit`` fractions derived from them,
+    plus skipped/failed ``notes``) and comparisons.
 
     ``notes`` are dicts with impl, workload, params, status and note; they become rows for
     every metric the run's ``channels`` give their workload unless the same row was
@@ -50,7 +85,7 @@ def summarize(system: System, samples: list[Sample], notes: list[dict[str, Any]]
     """
     groups: dict[tuple, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     params_of: dict[str, dict[str, Any]] = {}
-    for s in samples:
+    for s in [*samples, *derive_limits(system, samples)]:
         pk = json.dumps(s.params, sort_keys=True)
         params_of[pk] = s.params
         groups[(s.impl, s.workload, pk, s.metric)][s.rep].append(s.value)
