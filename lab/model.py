@@ -280,7 +280,10 @@ class FuzzTarget:
     linked with ``raw_libraries`` (e.g. ``("z",)`` for a harness that compares against zlib).
     ``native`` is False for a target whose code under test runs outside the fuzzing process
     (a kernel booted under QEMU): it has no native coverage counters to check, and libFuzzer
-    is guided by the target's Python code only.
+    is guided by the target's Python code only. ``python_coverage`` names Python modules
+    (and their submodules) whose functions atheris instruments for coverage while fuzzing:
+    for a target whose code under test is Python, such as a driver layer over a runtime
+    libFuzzer cannot see into.
     """
 
     name: str
@@ -297,6 +300,7 @@ class FuzzTarget:
     raw_harness: str | None = None
     raw_libraries: tuple[str, ...] = ()
     native: bool = True
+    python_coverage: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -55,8 +55,19 @@ def fuzz(spec: dict, argv: list[str]) -> None:
     import atheris
 
     one = _counting(_load(spec), float(spec.get("heartbeat", 1.0)))
+    _instrument_python(spec)
     atheris.Setup(argv, one)
     atheris.Fuzz()
+
+
+def _instrument_python(spec: dict) -> None:
+    """Atheris coverage of the Python modules the target names (``python_coverage``)."""
+    from lab.fuzz.pycoverage import instrument_modules
+    from lab.host import get_host
+
+    target = get_host().systems()[spec["system"]].fuzz_target(spec["target"])
+    if target.python_coverage:
+        instrument_modules(target.python_coverage)
 
 
 def replay(spec: dict, files: list[str]) -> int:

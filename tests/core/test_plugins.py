@@ -74,8 +74,8 @@ def test_entry_point_plugin_is_discovered(run_lab, tmp_path: Path) -> None:
 def test_unknown_system_is_a_one_line_usage_error(run_lab) -> None:
     res = run_lab("bench", "nosuch")
     assert res.code == 2
-    assert res.err == ("lab: error: unknown system 'nosuch'; valid: compress, kernel, kvstore, "
-                       "tcpip, toy\n")
+    assert res.err == ("lab: error: unknown system 'nosuch'; valid: compress, gpu, kernel, "
+                       "kvstore, tcpip, toy\n")
 
 
 def test_doctor_print_missing_lists_declared_packages(run_lab) -> None:
