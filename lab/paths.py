@@ -7,6 +7,7 @@ environment variable so tests and CI can point the lab at temporary folders.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -53,3 +54,12 @@ def reports_dir() -> Path:
 def cache_dir() -> Path:
     """Build cache and other regenerable state (``$LAB_CACHE`` overrides)."""
     return Path(os.environ.get("LAB_CACHE") or root() / ".lab" / "cache")
+
+
+def run_dir(run_id: int) -> Path:
+    """The working folder of bench run ``run_id`` of the current store (servers' data, logs,
+    attachments): ``<cache>/runs/<store digest>/<id>``, so runs of different stores that share
+    an id never share a folder."""
+    digest = hashlib.sha256(str(store_path().resolve()).encode()).hexdigest()[:12]
+    return cache_dir() / "runs" / digest / str(run_id)
+

@@ -105,7 +105,8 @@ class Runner:
         self.store, self.run_id, self.progress = store, run_id, progress
         self.notes: list[dict[str, Any]] = []
         self.finished: set[int] = set()
-        self.workdir = paths.cache_dir() / "runs" / str(run_id)
+        self.workdir = paths.run_dir(run_id)
+        shutil.rmtree(self.workdir, ignore_errors=True)  # a deleted store's run of this id
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log = self.workdir / "child.log"
         self._offset = 0  # read position in the current child's events file

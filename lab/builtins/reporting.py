@@ -78,7 +78,7 @@ def gather_attachments(summary, out_dir: Path) -> tuple[str, list[str]]:  # noqa
     from lab import paths
     from lab.report import attachments
 
-    files = attachments.run_attachments(paths.cache_dir() / "runs" / str(summary.run.id))
+    files = attachments.run_attachments(paths.run_dir(summary.run.id))
     copies = attachments.copy_attachments(files, out_dir) if files else []
     return (attachments.section_html(copies, out_dir),
             attachments.section_markdown(copies, out_dir))

@@ -25,7 +25,7 @@ from plugins.gpu.references import OFFERS
 
 SIZES = tuple(1 << p for p in range(10, 29, 2))  # 2^10 .. 2^28 elements
 DEFAULT_SIZES = (1 << 10, 1 << 14, 1 << 18, 1 << 22, 1 << 26)
-QUICK = {"size": (1 << 20,)}
+QUICK = {"elements": (1 << 20,)}
 GEMM_SIZES = (64, 128, 256, 512, 1024, 2048, 4096)
 BYTES = {"reduce": 4, "histogram": 4, "scan": 8, "transpose": 8, "copy": 8}
 OURS = ("opencl", "avx2")
@@ -34,7 +34,7 @@ OURS = ("opencl", "avx2")
 def _bandwidth(workload: str) -> lab.TimedMetric:
     per = BYTES[workload]
     return lab.TimedMetric(lab.Metric("bandwidth", "GB/s", "higher"),
-                           lambda seconds, params: params["size"] * per / seconds / 1e9)
+                           lambda seconds, params: params["elements"] * per / seconds / 1e9)
 
 
 GFLOPS = lab.TimedMetric(lab.Metric("gflops", "GFLOP/s", "higher"),
@@ -53,17 +53,17 @@ def _rng(*parts: int) -> np.random.Generator:
 
 
 def _floats(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    size = params["size"]
+    size = params["elements"]
     return {"x": _rng(1, size).standard_normal(size, dtype=np.float32)}
 
 
 def _keys(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    size = params["size"]
+    size = params["elements"]
     return {"x": _rng(2, size).integers(0, 1 << 32, size, dtype=np.uint32)}
 
 
 def _matrix(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    size = params["size"]
+    size = params["elements"]
     return {"x": _rng(3, size).standard_normal(matrix_shape(size), dtype=np.float32)}
 
 
@@ -157,31 +157,30 @@ def _workload(name: str, description: str, params: dict[str, tuple],
               baseline: str | None = None) -> lab.Workload:
     return lab.Workload(name=name, description=description, params=params, prepare=prepare,
                         timed=timed, metrics=(metric,), default=default, quick=quick,
-                        size_param="size" if "size" in params else None,
-                        scaling=() if "size" in params else ("n",),
+                        scaling=("elements",) if "elements" in params else ("n",),
                         supports=_supports(operation), limit=limit, baseline=baseline)
 
 
 WORKLOADS = (
     _workload("copy", "copy a float32 buffer on the device (GB/s read + written): the "
               "ceiling the other memory-bound workloads are shown against",
-              {"size": SIZES}, _floats, _copy, lambda p: "copy", {"size": DEFAULT_SIZES}, QUICK,
-              _bandwidth("copy"), limit=None),
+              {"elements": SIZES}, _floats, _copy, lambda p: "copy",
+              {"elements": DEFAULT_SIZES}, QUICK, _bandwidth("copy"), limit=None),
     _workload("reduce", "sum, min or max of float32 elements to one value (GB/s read)",
-              {"size": SIZES, "op": api.REDUCE_OPS}, _floats, _reduce, lambda p: p["op"],
-              {"size": DEFAULT_SIZES, "op": ("sum", "max")}, {**QUICK, "op": ("sum",)},
+              {"elements": SIZES, "op": api.REDUCE_OPS}, _floats, _reduce, lambda p: p["op"],
+              {"elements": DEFAULT_SIZES, "op": ("sum", "max")}, {**QUICK, "op": ("sum",)},
               _bandwidth("reduce")),
     _workload("scan", "prefix sums of uint32 elements, wrapping (GB/s read + written)",
-              {"size": SIZES, "kind": ("exclusive", "inclusive")}, _keys, _scan, lambda p: "scan",
-              {"size": DEFAULT_SIZES, "kind": ("exclusive",)}, {**QUICK, "kind": ("exclusive",)},
-              _bandwidth("scan")),
+              {"elements": SIZES, "kind": ("exclusive", "inclusive")}, _keys, _scan,
+              lambda p: "scan", {"elements": DEFAULT_SIZES, "kind": ("exclusive",)},
+              {**QUICK, "kind": ("exclusive",)}, _bandwidth("scan")),
     _workload("histogram", "counts of uint32 keys modulo the bin count (GB/s read)",
-              {"size": SIZES, "bins": (256, 4096, 65536)}, _keys, _histogram, lambda p: "histogram",
-              {"size": DEFAULT_SIZES, "bins": (256,)}, {**QUICK, "bins": (256,)},
-              _bandwidth("histogram")),
+              {"elements": SIZES, "bins": (256, 4096, 65536)}, _keys, _histogram,
+              lambda p: "histogram", {"elements": DEFAULT_SIZES, "bins": (256,)},
+              {**QUICK, "bins": (256,)}, _bandwidth("histogram")),
     _workload("transpose", "transpose a float32 matrix as near square as the size allows "
-              "(GB/s read + written)", {"size": SIZES}, _matrix, _transpose,
-              lambda p: "transpose", {"size": DEFAULT_SIZES}, QUICK, _bandwidth("transpose")),
+              "(GB/s read + written)", {"elements": SIZES}, _matrix, _transpose,
+              lambda p: "transpose", {"elements": DEFAULT_SIZES}, QUICK, _bandwidth("transpose")),
     _workload("gemm", "C = A B for n x n float32 matrices, row-major (GFLOP/s)",
               {"n": GEMM_SIZES}, _pair, _gemm, lambda p: "sgemm", {"n": (256, 1024, 2048)},
               {"n": (256,)}, GFLOPS, limit=None, baseline="clblast"),

@@ -19,12 +19,12 @@ def test_the_system_is_valid_and_every_memory_bound_workload_is_bounded_by_copy(
     assert validate_system(SYSTEM) == []
     for name in ("reduce", "scan", "histogram", "transpose"):
         assert WL[name].limit is not None and WL[name].limit.workload == "copy"
-        assert WL[name].combos("default")[0]["size"] == 1 << 10
+        assert WL[name].combos("default")[0]["elements"] == 1 << 10
     assert WL["copy"].limit is None and WL["gemm"].limit is None
     assert WL["gemm"].baseline == "clblast"
-    sizes = set(WL["reduce"].params["size"])
+    sizes = set(WL["reduce"].params["elements"])
     assert min(sizes) == 1 << 10 and max(sizes) == 1 << 28
-    assert all(set(WL[n].params["size"]) == sizes for n in BYTES)
+    assert all(set(WL[n].params["elements"]) == sizes for n in BYTES)
 
 
 @pytest.mark.parametrize(("size", "shape"), [(1 << 10, (32, 32)), (1 << 11, (32, 64)),
@@ -37,7 +37,7 @@ def test_matrix_shapes_are_near_square(size: int, shape: tuple[int, int]) -> Non
 def test_bandwidth_counts_the_bytes_each_operation_moves(workload: str, per: int) -> None:
     (metric,) = WL[workload].metrics
     assert metric.metric.unit == "GB/s"
-    assert metric.convert(0.5, {"size": 1 << 20}) == pytest.approx((1 << 20) * per / 0.5 / 1e9)
+    assert metric.convert(0.5, {"elements": 1 << 20}) == pytest.approx((1 << 20) * per / 0.5 / 1e9)
 
 
 def test_gemm_counts_two_n_cubed_flops() -> None:
@@ -47,12 +47,12 @@ def test_gemm_counts_two_n_cubed_flops() -> None:
 
 
 @pytest.mark.parametrize(("impl", "params", "reason"), [
-    ("pyopencl", {"size": 1024, "bins": 256}, "pyopencl offers no histogram (copy, max, min, "
+    ("pyopencl", {"elements": 1024, "bins": 256}, "pyopencl offers no histogram (copy, max, min, "
                                               "scan, sum only)"),
-    ("clblast", {"size": 1024, "op": "max"}, "clblast offers no max (copy, sgemm, sum, "
+    ("clblast", {"elements": 1024, "op": "max"}, "clblast offers no max (copy, sgemm, sum, "
                                              "transpose only)"),
-    ("clblast", {"size": 1024, "op": "sum"}, None),
-    ("opencl", {"size": 1024, "bins": 256}, None),
+    ("clblast", {"elements": 1024, "op": "sum"}, None),
+    ("opencl", {"elements": 1024, "bins": 256}, None),
 ])
 def test_references_run_only_what_their_library_offers(impl: str, params: dict,
                                                         reason: str | None) -> None:
@@ -88,8 +88,8 @@ class _Wrong(Numpy):
 
 
 @pytest.mark.parametrize(("name", "params"), [
-    ("reduce", {"size": 1024, "op": "sum"}), ("reduce", {"size": 1024, "op": "max"}),
-    ("scan", {"size": 1024, "kind": "inclusive"}), ("gemm", {"n": 64}),
+    ("reduce", {"elements": 1024, "op": "sum"}), ("reduce", {"elements": 1024, "op": "max"}),
+    ("scan", {"elements": 1024, "kind": "inclusive"}), ("gemm", {"n": 64}),
 ])
 def test_a_wrong_answer_fails_the_row_instead_of_being_timed(name: str, params: dict) -> None:
     state = WL[name].prepare(params)
