@@ -16,6 +16,7 @@ Rules (the contract the tests check):
   `MAX_SUBPLOTS` per figure (more figures otherwise);
 * likewise one scaling chart per (workload, parameter in the workload's `scaling`, throughput
   metric) when its ok rows cover at least 2 distinct positive values of that parameter;
+  a `lab.Limit` fraction (unit "fraction") gets scaling charts like a throughput metric;
 * one latency-by-percentile chart per workload with `percentiles` when at least 2 of those
   metrics have ok rows with a positive median: one subplot per parameter set, one line per
   implementation, x the percentile on a log scale of 1/(1 - q), at most `MAX_SUBPLOTS`
@@ -165,7 +166,7 @@ def plan_charts(results: pd.DataFrame, workloads: dict[str, WorkloadMeta], basel
             for metric in metrics:
                 mrows = rows[rows["metric"] == metric]
                 first = mrows.iloc[0]
-                if is_throughput(first.unit, first.better):
+                if is_throughput(first.unit, first.better) or first.unit == "fraction":
                     specs.extend(_plan_scaling(mrows, workload, metric, meta, impls, param))
         if meta is not None and meta.percentiles:
             specs.extend(_plan_percentiles(rows, workload, meta, impls))

@@ -478,3 +478,25 @@ def test_percentile_chart_needs_two_percentiles() -> None:
     specs = plan_charts(norm, meta, "redis", workload_order(data, norm))
     assert not [s for s in specs if s.kind == "percentile"]
     assert len([s for s in specs if s.kind == "scaling"]) == 2
+
+
+def test_limit_fractions_get_scaling_charts_like_throughput() -> None:
+    """A bandwidth and its `lab.Limit` fraction over element counts: one scaling chart each,
+    none for a metric that is neither (a latency)."""
+    rows = []
+    for impl, n in itertools.product(("numpy", "ours"), (1 << 10, 1 << 20, 1 << 26)):
+        params = {"elements": n}
+        rows.append(result_row(impl, "reduce", params, "bandwidth", "GB/s", "higher",
+                               math.log2(n), 0.05))
+        rows.append(result_row(impl, "reduce", params, "bandwidth_of_copy", "fraction",
+                               "higher", math.log2(n) / 30, 0.05))
+        rows.append(result_row(impl, "reduce", params, "time", "s", "lower", 1.0, 0.05))
+    meta = {"reduce": WorkloadMeta("reduce", "reduction", None,
+                                   {"elements": [1 << 10, 1 << 20, 1 << 26]},
+                                   scaling=["elements"])}
+    data = make_input(results=pd.DataFrame(rows), workloads=meta, status="ok",
+                      baseline="numpy")
+    norm = results_frame(data)
+    specs = plan_charts(norm, meta, "numpy", workload_order(data, norm))
+    scaling = sorted(s.metric for s in specs if s.kind.startswith("by-") or s.kind == "scaling")
+    assert scaling == ["bandwidth", "bandwidth_of_copy"]
