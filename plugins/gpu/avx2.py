@@ -265,7 +265,7 @@ class Avx2:
         """Nothing is queued: every call returns when its result is complete."""
 
     def close(self) -> None:
-        """Drop the pooled result buffers (threads end with each call)."""
+        """Drop the pooled result buffers (the C worker threads live for the process)."""
         self.pool.clear()
 
     def _ptr(self, out: np.ndarray) -> Any:

@@ -7,7 +7,7 @@
  * non-temporal stores (vmovntps): a few scalar stores until dst is 32-byte
  * aligned, then 128 bytes per iteration (unaligned loads, aligned streaming
  * stores), a scalar tail, and an sfence so the weakly ordered stores are
- * visible before the part is joined.  Streaming skips the read-for-ownership
+ * visible before the part reports done.  Streaming skips the read-for-ownership
  * of the destination lines, so memory moves 2 bytes per byte copied, not 3.
  *
  * Threads: parts of at least COPY_GRAIN floats, boundaries at multiples of

@@ -22,8 +22,9 @@
  * threads to use: 0 means the number of online CPUs, 1..GPU_AVX2_MAX_THREADS
  * an explicit count.  It is an upper bound: small inputs use fewer threads
  * (each thread gets at least a fixed grain of work, see each .c file).
- * Threads are spawned per call and joined before it returns (parallel.c);
- * no state survives between calls, so every call is reentrant.  Results do
+ * Parts run on a persistent pool of workers (parallel.c), created on first
+ * use; calls are thread-safe and run one at a time, and threads = 0 is the
+ * online CPU count, read once per process.  Results do
  * not depend on the thread count, except reduce's sum, whose rounding may
  * change within the bound stated in reduce.c (sgemm is bitwise identical).
  *

@@ -1,6 +1,6 @@
 /*
  * internal.h -- declarations shared between the AVX2 sources but not exported
- * to Python: argument checks (check.c), the thread runner (parallel.c) and the
+ * to Python: argument checks (check.c), the thread pool (parallel.c) and the
  * pieces of SGEMM (sgemm_pack.c, sgemm_kernel.c).
  */
 #ifndef GPU_AVX2_INTERNAL_H
@@ -27,17 +27,20 @@ int gpu_avx2_check_disjoint(const void *a, size_t abytes, const void *b, size_t 
  * GPU_AVX2_ERR_UNSUPPORTED when the CPU lacks AVX2/FMA. */
 int gpu_avx2_check_common(int threads);
 
-/* ---- parallel.c: spawn-per-call partitioning ---- */
+/* ---- parallel.c: partitioning over a persistent thread pool ---- */
 
 /* One part of a parallel job: work on part `part` of `parts`. */
 typedef void (*gpu_avx2_part_fn)(void *ctx, size_t part, size_t parts);
 
 /* How many parts to split `work` units into: the requested thread count
- * (0 = online CPUs), at most work / grain (at least 1). */
+ * (0 = online CPUs, counted once per process), at most work / grain (at
+ * least 1). */
 size_t gpu_avx2_parts(int threads, size_t work, size_t grain);
-/* Run fn(ctx, i, parts) for i in [0, parts): part 0 on the calling thread,
- * the others on spawned threads (a part whose thread cannot be created runs
- * on the caller), and join them all before returning. */
+/* Run fn(ctx, i, parts) for i in [0, parts), each part once, on the calling
+ * thread and the pool's workers (all on the caller when parts == 1, when
+ * there are no workers, or when called from inside a part); return when all
+ * have run, their writes visible to the caller.  Thread-safe: concurrent
+ * calls run one after the other. */
 void gpu_avx2_run(size_t parts, gpu_avx2_part_fn fn, void *ctx);
 /* The half-open range [*lo, *hi) of part `part` of `parts` over [0, n),
  * contiguous, in order, with inner boundaries at multiples of `align`. */
