@@ -19,14 +19,14 @@ which atheris instruments, since libFuzzer cannot see into the OpenCL runtime) a
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 import lab
+from lab.fuzz import programs
+from lab.fuzz.programs import Outcome, no_violation
 from plugins.gpu import api
 
 MAX_STEPS = 6
@@ -38,42 +38,8 @@ FLOATS = np.array([0.0, -0.0, 1.0, -1.0, 0.5, 3.0, -7.25, 1e-30, -2e-37, 1e-36, 
 WRONG = (np.float64, np.int32, np.uint8, np.float16)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """Calls made, and the first disagreement with the contract (None when there was none)."""
-
-    steps: int
-    violation: str | None
-
-
-def no_violation(data: bytes, out: Outcome) -> None:
-    """Invariant: every call did what the contract says."""
-    if out.violation is not None:
-        raise AssertionError(out.violation)
-
-
-class Program:
-    """Reads operands from the input, front to back; past the end everything reads as 0."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data, self.pos = data, 0
-
-    def more(self) -> bool:
-        return self.pos < len(self.data)
-
-    def take(self, n: int) -> bytes:
-        chunk = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return chunk.ljust(n, b"\0")
-
-    def u8(self) -> int:
-        return self.take(1)[0]
-
-    def u16(self) -> int:
-        return struct.unpack("<H", self.take(2))[0]
-
-    def u32(self) -> int:
-        return struct.unpack("<I", self.take(4))[0]
+class Program(programs.Program):
+    """The operand reader with the gpu targets' value generators."""
 
     def count(self) -> int:
         """An element count: mostly small, sometimes 0 or around a work-group's size."""
@@ -86,12 +52,12 @@ class Program:
 
     def floats(self, shape: tuple[int, ...]) -> np.ndarray:
         size = int(np.prod(shape))
-        picks = np.frombuffer(self.take(min(size, 64)) or b"\0", dtype=np.uint8)
+        picks = np.frombuffer(self.raw(min(size, 64)) or b"\0", dtype=np.uint8)
         idx = np.resize(picks, size) % FLOATS.size if size else picks[:0]
         return FLOATS[idx].reshape(shape)
 
     def keys(self, n: int) -> np.ndarray:
-        raw = np.frombuffer(self.take(min(n, 32) * 4), dtype="<u4")
+        raw = np.frombuffer(self.raw(min(n, 32) * 4), dtype="<u4")
         base = np.resize(raw, n).astype(np.uint32)
         return base ^ (np.arange(n, dtype=np.uint32) * np.uint32(2654435761))
 
@@ -196,7 +162,7 @@ class Runner:
         ops = [self.reduce, self.scan, self.histogram, self.transpose, self.sgemm, self.copy]
         ops += list(self.extra_ops())
         steps = 0
-        while p.more() and steps < MAX_STEPS:
+        while p.left() and steps < MAX_STEPS:
             violation = ops[p.u8() % len(ops)](p)
             steps += 1
             if violation is not None:

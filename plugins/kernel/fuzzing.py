@@ -34,10 +34,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import lab
+from lab.fuzz.programs import Outcome, no_violation
+from lab.fuzz.programs import Program as Ops
 from plugins.kernel import diskfs
 
 RECIPE = "kernel-host"
@@ -47,51 +48,8 @@ MASK32 = 0xFFFFFFFF
 USER_BASE, USER_TOP, VMAP_MAX = 0x40000000, 0xC0000000, 16
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What a stateful program did: operations run, and the first disagreement with the model
-    or failed structure check (None when there was none)."""
-
-    steps: int
-    violation: str | None
-
-
-def no_violation(data: bytes, out: Outcome) -> None:
-    """Invariant of the stateful targets: C and model agreed and every check passed."""
-    if out.violation is not None:
-        raise AssertionError(out.violation)
-
-
 class Diverged(Exception):
     """Raised inside a program run at the first disagreement (becomes Outcome.violation)."""
-
-
-class Ops:
-    """Little-endian reader of an operation program; reads past the end give zeros."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data, self.pos = data, 0
-
-    def left(self) -> bool:
-        return self.pos < len(self.data)
-
-    def take(self, n: int) -> int:
-        chunk = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return int.from_bytes(chunk.ljust(n, b"\0"), "little")
-
-    def u8(self) -> int:
-        return self.take(1)
-
-    def u16(self) -> int:
-        return self.take(2)
-
-    def u32(self) -> int:
-        return self.take(4)
-
-    def s16(self) -> int:
-        v = self.take(2)
-        return v - 0x10000 if v & 0x8000 else v
 
 
 def expect(what: str, got: Any, want: Any) -> None:

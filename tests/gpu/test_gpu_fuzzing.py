@@ -32,7 +32,7 @@ def test_numpy_keeps_the_contract_on_random_programs() -> None:
 
 def test_programs_are_bounded_and_truncated_operands_read_as_zero() -> None:
     p = Program(b"\x05")
-    assert (p.u8(), p.u16(), p.u32(), p.more()) == (5, 0, 0, False)
+    assert (p.u8(), p.u16(), p.u32(), p.left()) == (5, 0, 0, False)
     out = Runner(Numpy()).run(bytes(range(256)) * 8)
     assert out.steps <= MAX_STEPS
 
