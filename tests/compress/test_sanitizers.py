@@ -4,24 +4,16 @@ behaviour aborts the run and fails this test."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from labtest import assert_passes_under_sanitizers
 
 HERE = Path(__file__).resolve().parent
 
 
 @pytest.mark.skipif(os.environ.get("LAB_FLAVOR") == "debug", reason="already sanitized")
 def test_compress_suite_passes_under_asan_and_ubsan(lab_env: dict) -> None:
-    files = [str(p) for p in sorted(HERE.glob("test_*.py")) if p.name != Path(__file__).name]
-    env = {**os.environ, **lab_env}
-    proc = subprocess.run(
-        [sys.executable, "-m", "lab.cli", "exec", "--flavor", "debug", "--", sys.executable,
-         "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *files],
-        capture_output=True, text=True, env=env, timeout=900, cwd=HERE.parent.parent)
-    tail = (proc.stdout + proc.stderr)[-3000:]
-    assert proc.returncode == 0, tail
-    assert "ERROR: AddressSanitizer" not in tail and "runtime error:" not in tail
-    assert " passed" in proc.stdout
+    assert_passes_under_sanitizers(
+        (p for p in sorted(HERE.glob("test_*.py")) if p.name != Path(__file__).name), lab_env)

@@ -10,9 +10,7 @@ passes again on the ASan+UBSan ``debug`` build.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -21,7 +19,7 @@ from typing import Any
 import pytest
 
 import lab
-from labtest import FLAVOR, ROOT
+from labtest import FLAVOR, ROOT, assert_passes_under_sanitizers
 
 SRC = ROOT / "targets" / "kernel"
 HOST_FILES = ("mm/frame.c", "mm/heap.c", "proc/runq.c", "proc/elf.c", "fs/labfs.c",
@@ -109,12 +107,6 @@ def test_kernel_objects_need_no_64_bit_division_helpers(tmp_path: Path) -> None:
 @pytest.mark.skipif(SANITIZED, reason="already sanitized")
 def test_kernel_host_suite_passes_under_asan_and_ubsan() -> None:
     here = Path(__file__).resolve().parent
-    files = sorted(str(p) for p in here.glob("test_host_*.py") if p.name != Path(__file__).name)
-    proc = subprocess.run(
-        [sys.executable, "-m", "lab.cli", "exec", "--flavor", "debug", "--", sys.executable,
-         "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *files],
-        capture_output=True, text=True, env=dict(os.environ), timeout=600, cwd=ROOT)
-    tail = (proc.stdout + proc.stderr)[-3000:]
-    assert proc.returncode == 0, tail
-    assert "ERROR: AddressSanitizer" not in tail and "runtime error:" not in tail
-    assert " passed" in proc.stdout
+    assert_passes_under_sanitizers(
+        sorted(p for p in here.glob("test_host_*.py") if p.name != Path(__file__).name),
+        timeout=600)

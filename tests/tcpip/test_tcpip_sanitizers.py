@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from labtest import ROOT
+from labtest import ROOT, assert_passes_under_sanitizers
 
 HERE = Path(__file__).resolve().parent
 SRC = ROOT / "targets" / "tcpip"
@@ -21,16 +20,8 @@ IN_PROCESS = ("test_eth_arp.py", "test_ip.py", "test_icmp_udp.py", "test_tcp.py"
 
 @pytest.mark.skipif(os.environ.get("LAB_FLAVOR") == "debug", reason="already sanitized")
 def test_in_process_suite_passes_under_asan_and_ubsan(lab_env: dict) -> None:
-    env = {**os.environ, **lab_env}
-    proc = subprocess.run(
-        [sys.executable, "-m", "lab.cli", "exec", "--flavor", "debug", "--", sys.executable,
-         "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-k", "not lab_fuzz",
-         *(str(HERE / f) for f in IN_PROCESS)],
-        capture_output=True, text=True, env=env, timeout=900, cwd=ROOT)
-    tail = (proc.stdout + proc.stderr)[-3000:]
-    assert proc.returncode == 0, tail
-    assert "ERROR: AddressSanitizer" not in tail and "runtime error:" not in tail
-    assert " passed" in proc.stdout
+    assert_passes_under_sanitizers((HERE / f for f in IN_PROCESS), lab_env,
+                                   pytest_args=("-k", "not lab_fuzz"))
 
 
 @pytest.mark.parametrize("cc", ["gcc", "clang-14"])
