@@ -176,7 +176,10 @@ class Impl:
     what must be installed; when something is missing its rows are reported as skipped with
     the install command. ``version()`` feeds the environment fingerprint. ``recipes`` names
     the system's build recipes it loads; the lab builds them before measuring (and skips the
-    impl when the system's toolchain is missing).
+    impl when the system's toolchain is missing). ``device`` names where the implementation's
+    work runs when that is not the measuring process's own CPU code (``"OpenCL device"``):
+    the instruction channel, which counts that code under callgrind, skips such an
+    implementation and says why.
     """
 
     name: str
@@ -185,6 +188,7 @@ class Impl:
     requires: tuple[Requirement, ...] = ()
     version: Callable[[], str] | None = None
     recipes: tuple[str, ...] = ()
+    device: str | None = None
 
 
 @dataclass(frozen=True)

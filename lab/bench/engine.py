@@ -315,6 +315,14 @@ def _channel_skips(system: System, plan: Plan, channels: tuple[str, ...]) -> Non
                                         "work only (this workload runs in other processes)")
                        for i in plan.impls]
     plan.items = [i for i in plan.items if i.workload not in out]
+    elsewhere = {name: system.impl(name).device for name in plan.impls
+                 if system.impl(name).device}
+    for name, device in elsewhere.items():
+        plan.skips += [Skip(name, w, None, f"skipped: the instruction channel counts this "
+                                           f"process's own CPU code; {name} runs its work on "
+                                           f"an {device}")
+                       for w in plan.workloads if w not in out]
+    plan.items = [i for i in plan.items if i.impl not in elsewhere]
 
 
 def _prebuild(system: System, plan: Plan, flavor: str) -> list[dict[str, Any]]:

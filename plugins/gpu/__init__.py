@@ -22,6 +22,7 @@ from plugins.gpu.fuzzing import FUZZ_TARGETS
 from plugins.gpu.requirements import CpuFeatures, OpenCLDevice
 from plugins.gpu.workloads import WORKLOADS
 
+DEVICE = "OpenCL device"
 OPENCL = (lab.PythonModule("pyopencl", pip="pyopencl"),
           OpenCLDevice("OpenCL device", apt="pocl-opencl-icd"))
 
@@ -76,7 +77,7 @@ def _version(module: str) -> str:
 IMPLS = (
     lab.Impl("opencl", "this project's OpenCL driver and kernels (plugins/gpu/cl, "
              "targets/gpu/cl) through PyOpenCL", load=_ours_opencl, requires=OPENCL,
-             version=lambda: _version("pyopencl")),
+             version=lambda: _version("pyopencl"), device=DEVICE),
     lab.Impl("avx2", "this project's AVX2+FMA C kernels (targets/gpu/avx2), all cores",
              load=_ours_avx2, recipes=("avx2",), requires=(CpuFeatures("avx2 fma"),)),
     lab.Impl("numpy", "NumPy (its BLAS for GEMM) on the CPU", load=_numpy,
@@ -84,10 +85,10 @@ IMPLS = (
     lab.Impl("pyopencl", "PyOpenCL's ReductionKernel and scan kernels on the same device",
              load=_pyopencl,
              requires=(*OPENCL, lab.PythonModule("mako", pip="mako")),
-             version=lambda: _version("pyopencl")),
+             version=lambda: _version("pyopencl"), device=DEVICE),
     lab.Impl("clblast", "CLBlast (Debian libclblast1) GEMM, omatcopy, sum and copy on the "
              "same device", load=_clblast,
-             requires=(*OPENCL, lab.SharedLibrary("clblast", apt="libclblast1"))),
+             requires=(*OPENCL, lab.SharedLibrary("clblast", apt="libclblast1")), device=DEVICE),
 )
 
 SYSTEM = lab.System(

@@ -63,3 +63,18 @@ def test_without_an_opencl_platform_the_opencl_rows_say_how_to_install_one(
         elif r["workload"] == "reduce" and r["metric"] == "bandwidth":
             assert r["status"] == "ok", r
     assert {r["workload"] for r in doc["results"]} == {"reduce", "copy"}
+
+
+def test_the_instruction_channel_counts_the_cpu_implementations_only(run_lab) -> None:
+    """Under callgrind, the CPU implementations get instruction counts; the OpenCL ones,
+    whose work runs on the device, are skipped with the reason (not run under valgrind)."""
+    res = run_lab("bench", "gpu", "--quick", "--metric", "instructions", "--workload", "reduce",
+                  "--json", timeout=600)
+    assert res.code == 0, res.err[-3000:]
+    rows = _rows(res.json())
+    for impl in ("avx2", "numpy"):
+        assert rows[(impl, "reduce", "vg_instructions")]["status"] == "ok"
+        assert rows[(impl, "reduce", "vg_instructions")]["median"] > 1 << 18  # 2^20 floats
+    for impl in ("opencl", "pyopencl", "clblast"):
+        row = rows[(impl, "reduce", "vg_instructions")]
+        assert row["status"] == "skipped" and "runs its work on an OpenCL device" in row["note"]
