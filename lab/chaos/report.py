@@ -342,6 +342,11 @@ def _anomalies(verdict: Any) -> list[dict[str, Any]]:
             for a in (verdict.anomalies or [])]
 
 
+def _total(verdict: Any, anomalies: list[dict[str, Any]]) -> int:
+    """Every anomaly the checker found, including those a saved record left out."""
+    return len(anomalies) + int(getattr(verdict, "omitted", 0) or 0)
+
+
 @dataclass
 class _Section:
     """One case with what the pages need: its history (or why not), its timeline."""
@@ -476,7 +481,7 @@ def _html_case(section: _Section) -> str:
         anomalies = _anomalies(verdict)
         shown = anomalies[:MAX_ANOMALIES]
         out.append(f"<h4>Anomalies of {escape(verdict.checker)} ({len(shown)} of "
-                   f"{len(anomalies)} shown)</h4>")
+                   f"{_total(verdict, anomalies)} shown)</h4>")
         for a in shown:
             out.append(f"<p><b>{escape(_fmt(a.get('kind', 'anomaly')))}</b>: "
                        f"{escape(str(a.get('explanation', '')))}</p>")
@@ -584,7 +589,7 @@ def _markdown_case(section: _Section) -> list[str]:
         anomalies = _anomalies(verdict)
         shown = anomalies[:MAX_ANOMALIES]
         out += ["", f"#### Anomalies of {md_escape(verdict.checker)} ({len(shown)} of "
-                f"{len(anomalies)} shown)"]
+                f"{_total(verdict, anomalies)} shown)"]
         for a in shown:
             out += ["", f"- **{md_escape(_fmt(a.get('kind', 'anomaly')))}**: "
                     f"{md_escape(str(a.get('explanation', '')))}"]

@@ -8,7 +8,8 @@ checkers' verdicts, and, when a checker failed, what shrinking did. A chaos *run
 * ``history.jsonl``: the operation history (:mod:`lab.chaos.history`), gzipped into
   ``history.jsonl.gz`` once the case is over;
 * ``faults.jsonl``: one :class:`AppliedFault` per line (the schedule as applied);
-* ``case.json``: this module's :class:`Case` without the history (``Case.to_dict``);
+* ``case.json``: this module's :class:`Case` without the history (``Case.to_dict``; each
+  verdict keeps its first :data:`KEPT_ANOMALIES` anomalies and counts the rest);
 * ``logs/``: the processes' logs.
 
 Times are seconds since the case's start (``Case.t0``, a ``time.monotonic`` value stored so
@@ -18,11 +19,15 @@ that the history's monotonic times can be turned into the same clock).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from lab.chaos.checkers import Verdict
+
+# anomalies of each verdict kept in a case's record (and the store, and --json): enough to
+# read every kind; a crash that loses every unsynced write can produce tens of thousands
+KEPT_ANOMALIES = 100
 
 
 @dataclass
@@ -113,9 +118,13 @@ class Case:
         return None if None in states or not states else True
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["faults"] = [f.to_dict() for f in self.faults]
-        data["verdicts"] = [v.to_dict() for v in self.verdicts]
+        """The case as plain data; each verdict keeps its first :data:`KEPT_ANOMALIES`
+        anomalies (the history is kept, so the checkers can find the rest again)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data.update(faults=[f.to_dict() for f in self.faults],
+                    verdicts=[v.to_dict(KEPT_ANOMALIES) for v in self.verdicts],
+                    stats=dict(self.stats), settings=dict(self.settings),
+                    tolerated=list(self.tolerated))
         return data
 
     @classmethod

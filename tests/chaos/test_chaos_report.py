@@ -339,6 +339,32 @@ def test_unreadable_history_and_empty_run(tmp_path: Path) -> None:
 
 
 
+def test_a_saved_case_keeps_the_first_anomalies_and_counts_every_one(tmp_path: Path) -> None:
+    """A crash that loses thousands of writes must not make every save (case.json, the store,
+    --json) copy and write each lost element's operations: the record keeps the first
+    KEPT_ANOMALIES per verdict, the count stays exact, and the report says "10 of N"."""
+    from lab.chaos.results import KEPT_ANOMALIES, load_case
+
+    history = set_history(crash=3.0)
+    found = 3 * KEPT_ANOMALIES + 7
+    verdict = Verdict("set-full", False, f"invalid: {found} lost", stats={
+        "lost": found, "lost_elements": list(range(found))}, anomalies=[
+        {"kind": "lost", "explanation": f"element {i} vanished",
+         "ops": [{"process": i % 3, "f": "add", "key": "s", "value": i, "type": "ok"}]}
+        for i in range(found)])
+    case = make_case(tmp_path, "ours", "crash", history=history, seed=5, faults=[],
+                     verdicts=[verdict], stats={"lost": verdict.stats["lost"]})
+    case.save()
+    saved = load_case(Path(case.folder)).verdicts[0]
+    assert saved.anomalies == verdict.anomalies[:KEPT_ANOMALIES]
+    assert saved.omitted == found - KEPT_ANOMALIES and saved.total_anomalies == found
+    assert saved.stats["lost_elements"] == verdict.stats["lost_elements"]  # every one
+    assert len(verdict.anomalies) == found  # the verdict in memory is left whole
+    html = write_report([load_case(Path(case.folder))], tmp_path / "out", title="t").read_text()
+    assert f"({MAX_ANOMALIES} of {found} shown)" in html
+    assert saved.to_dict(None)["omitted"] == found - KEPT_ANOMALIES  # a reloaded one re-saves
+
+
 def test_tolerated_failures_are_labelled_as_expected() -> None:
     from lab.chaos.report import verdict_label
 

@@ -50,7 +50,10 @@ def test_known_slower_is_worse_and_self_comparison_is_same(toy_run: dict) -> Non
     # "same" means the interval reaches into the noise band 1 ± NOISE, not that it holds 1
     assert same["verdict"] == "same"
     assert same["ci_low"] <= 1 + NOISE and same["ci_high"] >= 1 / (1 + NOISE)
-    assert 0.95 < same["ratio"] < 1.05
+    assert same["ci_low"] <= same["ratio"] <= same["ci_high"]
+    # a burst of load on a shared CI runner can slow one process's microsecond calls by ~10%
+    # (CI saw 0.90 once): the bound only has to keep "same" far from the 3x slower code
+    assert 0.8 < same["ratio"] < 1.25
     checksum = {c["impl"]: c for c in toy_run["comparisons"] if c["metric"] == "checksum"}
     assert checksum["slow"]["ratio"] == 1 and checksum["slow"]["verdict"] == "same"
     assert checksum["slow"]["p_value"] is None  # deterministic: no test, exact ratio

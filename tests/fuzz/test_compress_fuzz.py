@@ -48,5 +48,9 @@ def test_run_budget_is_shared_among_jobs(run_lab, lab_env) -> None:  # noqa: ANN
                   "2", "--json", env={"LAB_CORPORA": str(ROOT / "corpora")}, timeout=180)
     assert res.code == 0, res.err
     [r] = res.json()
-    assert 3000 <= r["execs"] <= 3600  # each job runs its share, plus its corpus replay
+    # each job runs its share of the 3000 runs, plus a replay of the corpus it starts from
+    # (the committed seeds and what earlier runs in this cache grew: at most the final corpus)
+    limit = 3000 + 2 * r["corpus_units"]
+    assert limit < 2 * 3000, r  # the bound still tells a shared budget from one per job
+    assert 3000 <= r["execs"] <= limit, r
     assert r["crashes"] == [] and r["error"] is None

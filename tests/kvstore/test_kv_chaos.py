@@ -29,8 +29,8 @@ def _verdicts(case: dict) -> dict[str, dict]:
 
 
 def test_fifty_kills_under_always_lose_nothing_on_either_server(run_lab) -> None:
-    res = run_lab("chaos", "kvstore", "--scenario", "kill-always", "--seed", "11", "--json",
-                  timeout=400)
+    res = run_lab("chaos", "kvstore", "--scenario", "kill-always", "--quick", "--seed", "11",
+                  "--json", timeout=400)
     assert res.code == 0, res.err[-3000:]
     doc = res.json()
     cases = _cases(doc)

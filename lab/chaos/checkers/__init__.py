@@ -10,7 +10,7 @@ guesses).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -25,6 +25,8 @@ class Verdict:
       ``"explanation"`` (a sentence) and ``"ops"`` (the operations involved, as dicts); checkers
       may add further keys.
     * ``stats``: numbers about the run (operations, keys, seconds, ...), JSON-serialisable.
+    * ``omitted``: anomalies found but not kept in this record (a saved verdict keeps the
+      first few; :attr:`total_anomalies` counts them all).
     """
 
     checker: str
@@ -32,6 +34,12 @@ class Verdict:
     summary: str
     anomalies: list[dict[str, Any]] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    omitted: int = 0
+
+    @property
+    def total_anomalies(self) -> int:
+        """How many anomalies the checker found, kept or not."""
+        return len(self.anomalies) + self.omitted
 
     @property
     def status(self) -> str:
@@ -40,9 +48,14 @@ class Verdict:
             return "unknown"
         return "valid" if self.valid else "invalid"
 
-    def to_dict(self) -> dict[str, Any]:
-        """A plain dict of the fields (the anomalies and stats are copied deeply)."""
-        return asdict(self)
+    def to_dict(self, keep: int | None = None) -> dict[str, Any]:
+        """A plain dict of the fields, with at most ``keep`` anomalies (all when None) and
+        ``omitted`` counting the rest. The lists and dicts are new; the anomalies themselves
+        are shared, not copied (a lost-write history can hold tens of thousands)."""
+        kept = self.anomalies if keep is None else self.anomalies[:keep]
+        return {"checker": self.checker, "valid": self.valid, "summary": self.summary,
+                "anomalies": list(kept), "stats": dict(self.stats),
+                "omitted": self.total_anomalies - len(kept)}
 
     def to_json(self) -> str:
         """The verdict as one line of JSON (keys sorted); values that JSON cannot hold are
@@ -61,4 +74,5 @@ class Verdict:
             summary=str(data["summary"]),
             anomalies=list(data.get("anomalies", [])),
             stats=dict(data.get("stats", {})),
+            omitted=int(data.get("omitted", 0)),
         )
