@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -110,11 +111,41 @@ def run_input(system: System, target: FuzzTarget, data_file: Path, *,
     return OneShot(proc.returncode, proc.stdout + proc.stderr, False)
 
 
+def minimize_deadline(seconds: int) -> float:
+    """Wall seconds a ``seconds`` minimization may take in all: one reduction step (which
+    libFuzzer bounds by ``-max_total_time``), its start-up, and as many more as fit."""
+    return 2.0 * max(1, seconds) + 2.0
+
+
 def minimize(system: System, target: FuzzTarget, crash_file: Path, out: Path,
              seconds: int) -> bool:
-    """libFuzzer's ``-minimize_crash=1`` for at most ``seconds``; True when ``out`` exists."""
-    run_input(system, target, crash_file,
-              extra=["-minimize_crash=1", f"-max_total_time={max(1, seconds)}",
-                     f"-exact_artifact_path={out}"],
-              timeout=seconds * 2 + 60)
+    """libFuzzer's ``-minimize_crash=1``, stopped at :func:`minimize_deadline`; True when
+    ``out`` holds an input no larger than ``crash_file`` (the smallest crashing one found).
+
+    libFuzzer bounds each reduction step by ``-max_total_time`` but not the loop: every step
+    that shrinks the input starts another process (a 10-byte Python exception took 10 s at
+    ``seconds=1``). The whole process group is killed at the deadline; ``out`` keeps the
+    last step's result, and the caller re-runs it to confirm the crash."""
+    sp = spec(system, target)
+    with tempfile.TemporaryDirectory(prefix="lab-min-") as scratch:
+        argv = [str(launcher()), *base_flags(target), f"-artifact_prefix={scratch}/",
+                "-minimize_crash=1", f"-max_total_time={max(1, seconds)}",
+                f"-exact_artifact_path={out}", str(crash_file.resolve())]
+        proc = subprocess.Popen(argv, env=environment(sp), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                cwd=scratch, start_new_session=True)
+        try:
+            proc.wait(timeout=minimize_deadline(seconds))
+        except subprocess.TimeoutExpired:
+            pass
+        finally:  # the steps libFuzzer started (through a shell) go with the group
+            _kill_group(proc)
     return out.exists() and out.stat().st_size <= crash_file.stat().st_size
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()

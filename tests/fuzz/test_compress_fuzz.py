@@ -13,7 +13,7 @@ TARGETS = ("inflate", "roundtrip", "gzip_header")
 
 def test_fuzz_cover_and_report_compress(run_lab, lab_env) -> None:  # noqa: ANN001
     seeds = {"LAB_CORPORA": str(ROOT / "corpora")}  # the committed seeds, read only here
-    res = run_lab("fuzz", "compress", "--all", "--time", "15", "--seed", "3", "--json",
+    res = run_lab("fuzz", "compress", "--all", "--time", "9", "--seed", "3", "--json",
                   env=seeds, timeout=180)
     assert res.code == 0, res.err
     results = {r["target"]: r for r in res.json()}

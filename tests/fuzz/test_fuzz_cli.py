@@ -27,7 +27,7 @@ def _crashes(run_lab) -> list[dict]:  # noqa: ANN001
 
 def test_finds_minimizes_dedups_and_reproduces_the_planted_bug(run_lab, lab_env) -> None:  # noqa: ANN001
     start = time.monotonic()
-    first = run_lab("fuzz", "toy", "--target", "parse", "--time", "20", "--seed", "1",
+    first = run_lab("fuzz", "toy", "--target", "parse", "--time", "10", "--seed", "1",
                     "--json", timeout=110)
     assert first.code == 0, first.err
     [result] = first.json()
@@ -43,7 +43,7 @@ def test_finds_minimizes_dedups_and_reproduces_the_planted_bug(run_lab, lab_env)
     if len(result["crashes"]) > 3:
         assert "fuzzing in separate process" in log.read_text()
 
-    second = run_lab("fuzz", "toy", "--target", "parse", "--time", "8", "--seed", "2",
+    second = run_lab("fuzz", "toy", "--target", "parse", "--time", "5", "--seed", "2",
                      "--json", "--minimize-time", "0", timeout=60)
     assert second.code == 0, second.err
     again = second.json()[0]["crashes"]
@@ -64,7 +64,7 @@ def test_finds_minimizes_dedups_and_reproduces_the_planted_bug(run_lab, lab_env)
 
 
 def test_export_regression_then_replay_it_on_the_debug_build(run_lab, lab_env) -> None:  # noqa: ANN001
-    res = run_lab("fuzz", "toy", "--target", "parse", "--time", "10", "--json",
+    res = run_lab("fuzz", "toy", "--target", "parse", "--time", "6", "--json",
                   "--minimize-time", "3", "--reliability-runs", "1", timeout=90)
     assert res.code == 0, res.err
     crash_id = res.json()[0]["crashes"][0]["id"]
@@ -147,6 +147,41 @@ def test_a_core_without_coverage_instrumentation_is_caught(lab_env) -> None:  # 
                           env=env, capture_output=True, text=True, timeout=120)
     check = _judge("toy/parse", proc.returncode, proc.stdout + proc.stderr)
     assert not check.ok and "no native coverage counters" in check.detail
+
+
+def _cmdlines_naming(text: str) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmd:
+            found.append(cmd)
+    return found
+
+
+def test_minimizing_stops_at_its_deadline_with_a_smaller_crash(lab_env, tmp_path) -> None:  # noqa: ANN001
+    """libFuzzer's -minimize_crash bounds each reduction step, not the loop: every step that
+    shrinks the input starts another process (this 14-byte harness error took 10 s at 1 s).
+    The lab stops the whole process group at the deadline and keeps the smallest crash."""
+    from lab.fuzz import crashes, process
+    from lab.host import get_host
+
+    system = get_host().systems()["toy"]
+    target = system.fuzz_target("harness")
+    crash, out = tmp_path / "crash", tmp_path / "minimized"
+    crash.write_bytes(b"KE" + b"y" * 12)
+    crashed, _, signature = crashes.reproduce(system, target, crash)
+    assert crashed and signature.startswith("harness-error[KeyError]")
+    start = time.monotonic()
+    assert process.minimize(system, target, crash, out, 1)
+    elapsed = time.monotonic() - start
+    assert elapsed < process.minimize_deadline(1) + 2, elapsed
+    assert _cmdlines_naming(str(out)) == []  # no reduction step left running
+    small = out.read_bytes()
+    assert len(small) < len(b"KE" + b"y" * 12) and small.startswith(b"KE")
+    assert crashes.reproduce(system, target, out)[2] == signature
 
 
 def test_ctrl_c_keeps_corpus_statistics_and_the_run(lab_env) -> None:  # noqa: ANN001
