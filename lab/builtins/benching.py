@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import lab
 from lab.builtins.common import system_named
 
+if TYPE_CHECKING:  # rich is imported when something is shown, not with every command
+    from rich.console import Console
+
 
 def _progress_display(console: Console):  # noqa: ANN202 - returns (rich Progress, callbacks)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from lab.bench.engine import Progress as Callbacks
 
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -105,6 +109,8 @@ def bench_cmd(system: str, workloads: tuple[str, ...], impls: tuple[str, ...],
                            flavor=flavor, reps=reps, seed=seed, item_timeout=item_timeout,
                            noise=noise, report=not no_report, counters=counters,
                            memory=memory, metric=metric)
+    from rich.console import Console
+
     err = Console(stderr=True)
     bar, callbacks = _progress_display(err)
     with bar:

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 import lab
 
@@ -87,6 +86,8 @@ def ci_cmd(systems: tuple[str, ...], baseline: str | None, budget: float, rounds
                         baseline_env=_env_pairs(baseline_env, "--baseline-env"),
                         current_env=_env_pairs(current_env, "--current-env"),
                         command=["lab", "ci", *sys.argv[2:]])
+    from rich.console import Console
+
     err = Console(stderr=True)
     step = (lambda s: None) if as_json and not err.is_terminal else \
         (lambda s: err.print(f"[dim]lab ci: {s}[/dim]", highlight=False))
@@ -151,6 +152,8 @@ def bisect_cmd(system: str, workload: str, good: str, bad: str, impl: str | None
                          f"{', '.join(w.name for w in s.workloads)}")
     opts = BisectOptions(s.name, workload, good, bad, impl, metric, rounds,
                          max(rounds, max_rounds), reps)
+    from rich.console import Console
+
     err = Console(stderr=True)
     result = bisect(opts, lambda m: None if as_json else
                     err.print(f"[dim]lab bisect: {m}[/dim]", highlight=False))

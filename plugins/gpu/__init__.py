@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import lab
-from plugins.gpu.fuzzing import FUZZ_TARGETS
+from plugins.gpu.fuzztargets import FUZZ_TARGETS
 from plugins.gpu.requirements import CpuFeatures, OpenCLDevice
 from plugins.gpu.workloads import WORKLOADS
 

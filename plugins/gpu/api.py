@@ -27,13 +27,21 @@ has. No implementation may return a wrong answer or hang on any input.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where it is used: registering the plugin (every lab
+    import numpy as np  # command, and every bench process under callgrind) needs none of it
 
 REDUCE_OPS = ("sum", "min", "max")
 MAX_BINS = 65536
 OPERATIONS = (*REDUCE_OPS, "scan", "histogram", "transpose", "sgemm", "copy")
+
+# what each reference library offers (the bench skips the rest, saying so)
+OFFERS = {
+    "numpy": frozenset({*REDUCE_OPS, "scan", "histogram", "transpose", "sgemm", "copy"}),
+    "pyopencl": frozenset({*REDUCE_OPS, "scan", "copy"}),
+    "clblast": frozenset({"sum", "transpose", "sgemm", "copy"}),
+}
 
 
 class GpuError(ValueError):
@@ -55,13 +63,15 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-TINY = float(np.finfo(np.float32).tiny)  # the smallest normal float32, 2^-126
+TINY = 2.0 ** -126  # the smallest normal float32 (np.finfo(np.float32).tiny)
 
 
 def sum_tolerance(x: np.ndarray) -> float:
     """The largest error a float32 sum of ``x`` may have: 2^-16 of the sum of magnitudes (a
     tree or blocked sum stays far inside; a naive running float32 sum of 2^26 values does
     not), plus one smallest normal per element for devices that flush subnormals to zero."""
+    import numpy as np
+
     return float(np.sum(np.abs(x), dtype=np.float64)) * 2.0 ** -16 + x.size * TINY
 
 
@@ -69,6 +79,8 @@ def gemm_tolerance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Elementwise bound on |C - A@B| (A@B in float64): k * 2^-20 * (|A| @ |B|), about eight
     float32 roundings per product term on the longest summation any blocking gives, plus k
     smallest normals for products that underflow in float32 (1e-30 * 1e-30 is 0 there)."""
+    import numpy as np
+
     k = a.shape[1]
     mags = np.abs(a).astype(np.float64) @ np.abs(b).astype(np.float64)
     return k * 2.0 ** -20 * mags + k * TINY
@@ -78,6 +90,8 @@ def reference(op: str, *args: Any) -> Any:
     """The NumPy answer (float64 where it matters) the implementations are checked against:
     ``reference("sum", x)``, ``("scan", x, inclusive)``, ``("histogram", keys, nbins)``,
     ``("transpose", a)``, ``("sgemm", a, b)``, ``("copy", x)``."""
+    import numpy as np
+
     if op in REDUCE_OPS:
         (x,) = args
         return float({"sum": np.sum, "min": np.min, "max": np.max}[op](x.astype(np.float64)))

@@ -26,7 +26,7 @@ import numpy as np
 
 import lab
 from lab.fuzz import programs
-from lab.fuzz.programs import Outcome, no_violation
+from lab.fuzz.programs import Outcome
 from plugins.gpu import api
 
 MAX_STEPS = 6
@@ -217,27 +217,18 @@ class DriverRunner(Runner):
         return None if valid else f"{what}: an invalid call was accepted"
 
 
-def _load_opencl(ctx: lab.LoadContext) -> Callable[[bytes], Outcome]:
+def load_opencl(ctx: lab.LoadContext) -> Callable[[bytes], Outcome]:
+    """The ``opencl`` target's runner (see :mod:`plugins.gpu.fuzztargets`)."""
     from plugins.gpu.cl import Driver
 
     runner = DriverRunner(Driver())
     return runner.run
 
 
-def _load_avx2(ctx: lab.LoadContext) -> Callable[[bytes], Outcome]:
+def load_avx2(ctx: lab.LoadContext) -> Callable[[bytes], Outcome]:
+    """The ``avx2`` target's runner on the fuzz build of the AVX2 core."""
     from plugins.gpu.avx2 import Avx2
 
     module = ctx.build("avx2")
     runner = Runner(Avx2(module.ffi, module.lib))
     return runner.run
-
-
-FUZZ_TARGETS = (
-    lab.FuzzTarget("opencl", "our OpenCL driver: programs of calls with hostile sizes, "
-                   "types, shapes and bin counts against the contract and NumPy",
-                   load=_load_opencl, invariants=(no_violation,), max_len=512, native=False,
-                   python_coverage=("plugins.gpu.cl", "plugins.gpu.fuzzing")),
-    lab.FuzzTarget("avx2", "our AVX2 core: programs of calls with hostile sizes, types, "
-                   "shapes and bin counts against the contract and NumPy",
-                   load=_load_avx2, invariants=(no_violation,), max_len=512, recipe="avx2"),
-)

@@ -4,7 +4,7 @@
 CLBlast (Debian ``libclblast1``, called through cffi in ABI mode on PyOpenCL's buffers and
 queue) for GEMM, transpose (``omatcopy``), sum and copy.
 
-Each reference does only what its library offers: ``OFFERS`` lists the operations per
+Each reference does only what its library offers: ``api.OFFERS`` lists the operations per
 implementation, and the bench skips the rest with that reason. Inputs are validated as ours
 are (``check_*`` below), so bad input gets the same one-line ``GpuError``.
 """
@@ -16,12 +16,6 @@ from typing import Any
 import numpy as np
 
 from plugins.gpu.api import MAX_BINS, REDUCE_OPS, GpuError
-
-OFFERS = {
-    "numpy": frozenset({*REDUCE_OPS, "scan", "histogram", "transpose", "sgemm", "copy"}),
-    "pyopencl": frozenset({*REDUCE_OPS, "scan", "copy"}),
-    "clblast": frozenset({"sum", "transpose", "sgemm", "copy"}),
-}
 
 
 def _check(x: Any, dtype: type, ndim: int, what: str) -> None:

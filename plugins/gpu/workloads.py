@@ -15,13 +15,14 @@ within the stated tolerance, so a wrong answer fails the row instead of being ti
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 import lab
 from plugins.gpu import api
-from plugins.gpu.references import OFFERS
+from plugins.gpu.api import OFFERS
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SIZES = tuple(1 << p for p in range(10, 29, 2))  # 2^10 .. 2^28 elements
 DEFAULT_SIZES = (1 << 10, 1 << 14, 1 << 18, 1 << 22, 1 << 26)
@@ -49,25 +50,35 @@ def matrix_shape(size: int) -> tuple[int, int]:
 
 
 def _rng(*parts: int) -> np.random.Generator:
+    import numpy as np
+
     return np.random.default_rng(list(parts))
 
 
 def _floats(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    import numpy as np
+
     size = params["elements"]
     return {"x": _rng(1, size).standard_normal(size, dtype=np.float32)}
 
 
 def _keys(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    import numpy as np
+
     size = params["elements"]
     return {"x": _rng(2, size).integers(0, 1 << 32, size, dtype=np.uint32)}
 
 
 def _matrix(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    import numpy as np
+
     size = params["elements"]
     return {"x": _rng(3, size).standard_normal(matrix_shape(size), dtype=np.float32)}
 
 
 def _pair(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    import numpy as np
+
     n = params["n"]
     rng = _rng(4, n)
     return {"a": rng.standard_normal((n, n), dtype=np.float32),
@@ -82,6 +93,8 @@ def _synced(obj: Any, run: Callable[[], object]) -> Callable[[], None]:
 
 
 def _check(got: Any, want: Any, what: str, tol: Any = 0) -> None:
+    import numpy as np
+
     got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
     if got.shape != want.shape:
         raise AssertionError(f"{what}: shape {got.shape}, expected {want.shape}")

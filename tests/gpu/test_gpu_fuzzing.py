@@ -9,8 +9,9 @@ import re
 import numpy as np
 import pytest
 
+from lab.fuzz.programs import no_violation
 from plugins.gpu import api
-from plugins.gpu.fuzzing import MAX_STEPS, Outcome, Program, Runner, no_violation
+from plugins.gpu.fuzzing import MAX_STEPS, Outcome, Program, Runner
 from plugins.gpu.references import Numpy
 
 

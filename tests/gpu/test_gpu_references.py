@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from plugins.gpu import api
-from plugins.gpu.references import OFFERS, CLBlast, Numpy, PyOpenCL
+from plugins.gpu.api import OFFERS
+from plugins.gpu.references import CLBlast, Numpy, PyOpenCL
 
 SIZES = (1, 2, 7, 255, 256, 257, 4097, 65537)
 
