@@ -243,9 +243,11 @@ def test_get_ratio_and_server_command_count(loadgen: Path, server: RedisServer,
         assert extra == 0, (after - before, recorded)  # every request sent was recorded
     else:
         # the warmup's requests reach the server but are not recorded; the warmup's own rate
-        # varies with start-up and machine load, so only the upper bound uses the measured rate
+        # varies with start-up and machine load (a loaded run here warmed up at 1.6 times the
+        # measured rate), so only the upper bound uses the measured rate, with room for that;
+        # recorded requests counted as extra would add 1/0.3 = 3.3 times the warm-up
         warmup_requests = doc["ops"] * float(warmup)
-        assert 0 < extra <= 1.5 * warmup_requests + 20, extra
+        assert 0 < extra <= 2.5 * warmup_requests + 20, extra
 
 
 def test_populate_sets_every_key(loadgen: Path, server: RedisServer) -> None:
