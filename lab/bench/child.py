@@ -236,7 +236,10 @@ def _merge(into: Any, more: Any) -> None:
 def _instructions(index: int, workload: Any, obj: Any, state: Any,
                   params: dict) -> dict[str, Any]:
     """One call counted by callgrind (after one uncounted warm-up call); the parent reads
-    the dump labelled ``lab-item-<index>``."""
+    the dump labelled ``lab-item-<index>``. Instrumentation is switched off again after
+    the call: otherwise everything after the first item (preparing the next inputs,
+    checking results against a reference) runs instrumented, with the cache simulation,
+    tens of times slower (minutes for the gpu plugin's quick suite)."""
     from lab.callgrind import Requests
 
     if workload.timed is not None:
@@ -245,7 +248,11 @@ def _instructions(index: int, workload: Any, obj: Any, state: Any,
         def call() -> object:
             return workload.measure(obj, state, params)
     call()
-    Requests().measure(call, f"lab-item-{index}", warmup=True)
+    requests = Requests()
+    try:
+        requests.measure(call, f"lab-item-{index}", warmup=True)
+    finally:
+        requests.stop()
     return {"samples": {}, "seconds": [], "measured": {}, "dump": f"lab-item-{index}"}
 
 

@@ -192,7 +192,9 @@ class Runner:
         env = dict(os.environ, LAB_RUN_DIR=str(self.workdir),
                    **native.flavors_runtime_env(self.options.flavor))
         if "instructions" in self.channels:
-            env["PYTHONHASHSEED"] = "0"  # the same interpreter work in every run
+            from lab.callgrind import DETERMINISTIC_ENV
+
+            env.update(DETERMINISTIC_ENV)  # the same work in every run, in one thread
         if "memory" in self.channels and self.count_allocs:
             from lab import alloccount
 

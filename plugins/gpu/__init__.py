@@ -15,9 +15,11 @@ are skipped with the install command.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import lab
+from plugins.gpu.api import GpuError
 from plugins.gpu.fuzztargets import FUZZ_TARGETS
 from plugins.gpu.requirements import CpuFeatures, OpenCLDevice
 from plugins.gpu.workloads import WORKLOADS
@@ -40,11 +42,23 @@ def _ours_opencl(ctx: lab.LoadContext) -> Any:
     return Driver()
 
 
+def threads() -> int:
+    """The AVX2 core's thread count: ``$LAB_THREADS`` (the instruction channel sets 1, so
+    its counts do not depend on how the workers were scheduled), else 0 (every online CPU).
+    Raises ``GpuError`` in one line for a value that is not a count."""
+    raw = os.environ.get("LAB_THREADS", "").strip() or "0"
+    try:
+        return int(raw)
+    except ValueError:
+        raise GpuError(f"LAB_THREADS must be a thread count (0: every online CPU), "
+                       f"got {raw!r}") from None
+
+
 def _ours_avx2(ctx: lab.LoadContext) -> Any:
     from plugins.gpu.avx2 import Avx2
 
     module = ctx.build("avx2")
-    return Avx2(module.ffi, module.lib)
+    return Avx2(module.ffi, module.lib, threads=threads())
 
 
 def _numpy(ctx: lab.LoadContext) -> Any:

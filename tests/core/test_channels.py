@@ -74,7 +74,11 @@ def test_memory_channel_counts_the_cores_allocations_and_peak_rss(run_lab, lab_e
 @pytest.mark.slow
 def test_instruction_channel_is_deterministic_and_keeps_a_per_function_profile(
         run_lab, lab_env) -> None:
-    first = _bench(run_lab, "--metric", "instructions")
+    mark = Path(lab_env["LAB_STORE"]).parent / "timed-env"
+    first = _bench(run_lab, "--metric", "instructions", env={"TOY_TIMED_ENV_MARK": str(mark)})
+    # counted in one thread (a pool's spinning depends on scheduling), hashes seeded alike
+    seen = set(mark.read_text().splitlines())
+    assert seen == {"LAB_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 PYTHONHASHSEED=0"}
     second = _bench(run_lab, "--metric", "instructions")
     assert not _rows(first, "rate") and not _rows(first, "task_clock")  # one channel only
     counts = {}

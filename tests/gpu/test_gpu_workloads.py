@@ -95,3 +95,27 @@ def test_a_wrong_answer_fails_the_row_instead_of_being_timed(name: str, params: 
     state = WL[name].prepare(params)
     with pytest.raises(AssertionError, match="wrong at 0 of 1|wrong at"):
         WL[name].timed(_Wrong(), state, params)
+
+
+@pytest.mark.parametrize(("value", "threads"), [(None, 0), ("", 0), ("1", 1), (" 3 ", 3)])
+def test_lab_threads_sets_the_avx2_pool_size(monkeypatch: pytest.MonkeyPatch,
+                                             value: str | None, threads: int) -> None:
+    """The instruction channel sets LAB_THREADS=1 so counts do not depend on scheduling."""
+    from plugins import gpu
+
+    if value is None:
+        monkeypatch.delenv("LAB_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("LAB_THREADS", value)
+    assert gpu.threads() == threads
+
+
+def test_a_bad_lab_threads_is_one_line_naming_what_is_valid(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from plugins import gpu
+    from plugins.gpu.api import GpuError
+
+    monkeypatch.setenv("LAB_THREADS", "many")
+    with pytest.raises(GpuError, match=r"^LAB_THREADS must be a thread count \(0: every "
+                                       r"online CPU\), got 'many'$"):
+        gpu.threads()
